@@ -1,0 +1,1 @@
+"""Shared event backbone for the micro-credential services."""

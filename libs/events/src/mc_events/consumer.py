@@ -1,0 +1,460 @@
+"""Consumer runtime: idempotent handlers, offsets after commit, bounded retries, dead letters.
+
+For every batch the broker hands over:
+
+1. Each record is read as a CloudEvent and validated against its contract. A record that is
+   not a CloudEvent, has an unknown type or fails validation can never succeed: it goes
+   straight to ``<topic>.dlq``. Known events this consumer has no handler for are skipped.
+2. One database transaction handles the batch: for each event, the inbox row
+   ``(consumer, event id)`` is inserted first (``ON CONFLICT DO NOTHING``); if it was already
+   there the event is a redelivery and is skipped, else the handler runs in the same
+   transaction (its effects and any events it adds to the outbox commit together with the
+   inbox row).
+3. If a handler raises, the batch transaction is rolled back and the batch is replayed one
+   event per savepoint, each retried with exponential backoff up to ``max_attempts``; an event
+   that still fails (or raises :class:`NonRetryableError`) goes to the dead-letter topic with
+   the error in its headers and the others commit. Database outages are not the event's fault:
+   they roll back the whole batch, which is retried until the database is back.
+4. Only after the database commit are the Kafka offsets committed. A crash in between
+   redelivers the batch, and the inbox turns it into a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+from opentelemetry.trace import SpanKind
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mc_events import faults, kafka
+from mc_events.contracts.base import Event, contract_for
+from mc_events.db import execute_core
+from mc_events.envelope import Envelope, EnvelopeError, Received, decode, parse_record
+from mc_events.storage import inbox
+from mc_events.telemetry import BackboneMetrics, context_from_headers, tracer
+from mc_events.topics import dlq_topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Received[Any]], Awaitable[None]]
+
+DLQ_HEADER_PREFIX = "dlq."
+
+
+class NonRetryableError(Exception):
+    """Raised by a handler for an event that can never succeed (e.g. a decision for an
+    unknown or closed enrollment): the event goes to the dead-letter topic at once."""
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    max_attempts: int = 3
+    """Handler attempts per event before it is dead-lettered."""
+    backoff_initial: float = 0.1
+    backoff_max: float = 5.0
+    infra_backoff_max: float = 30.0
+    """Ceiling of the wait between retries of a whole batch while the database is down."""
+    poll_timeout_ms: int = 200
+    max_records: int = 500
+
+
+@dataclass
+class _Item:
+    record: ConsumerRecord[bytes, bytes]
+    envelope: Envelope | None = None
+    event: Event | None = None
+    handler: Handler | None = None
+    error: BaseException | None = None
+    attempts: int = 0
+    status: str = "pending"  # processed | duplicate | failed
+
+
+@dataclass
+class BatchOutcome:
+    processed: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    dead_lettered: list[str] = field(default_factory=list)
+
+
+class _InfrastructureError(Exception):
+    """The database (not the event) failed: retry the whole batch later."""
+
+
+class _HandlerFailed(Exception):
+    """A handler raised in the optimistic batch transaction: isolate the events."""
+
+
+class EventConsumer:
+    """One consumer group member: reads topics, runs handlers, commits, dead-letters."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        handlers: Mapping[type[Event], Handler],
+        sessions: async_sessionmaker[AsyncSession],
+        kafka_settings: kafka.KafkaSettings,
+        metrics: BackboneMetrics,
+        topics: Iterable[str] | None = None,
+        group_id: str | None = None,
+        settings: ConsumerSettings | None = None,
+    ) -> None:
+        self.name = name
+        self.group_id = group_id or name
+        self._handlers = {contract.ce_type(): handler for contract, handler in handlers.items()}
+        self.topics = sorted(set(topics or (c.topic for c in handlers)))
+        self._sessions = sessions
+        self._kafka = kafka_settings
+        self._metrics = metrics
+        self.settings = settings or ConsumerSettings()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        # Held while a batch is processed and committed; a rebalance waits for it.
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._consumer is not None:
+            return
+        consumer = kafka.consumer(
+            self._kafka, group_id=self.group_id, client_id=f"{self._kafka.client_id}-{self.name}"
+        )
+        consumer.subscribe(self.topics, listener=_CommitBeforeRevoke(self._lock))
+        await consumer.start()
+        producer = kafka.producer(self._kafka, client_id=f"{self._kafka.client_id}-{self.name}-dlq")
+        try:
+            await producer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer, self._producer = consumer, producer
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            self._consumer = None
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then finish the batch in hand and leave the group."""
+        backoff = self.settings.backoff_initial
+        try:
+            while not stop.is_set():
+                try:
+                    await self.start()
+                    await self.poll_once()
+                    backoff = self.settings.backoff_initial
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception(
+                        "consumer %s failed a pass; retrying in %.1fs", self.name, backoff
+                    )
+                    await self.stop()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=backoff)
+                    backoff = min(backoff * 2, self.settings.infra_backoff_max)
+        finally:
+            await self.stop()
+
+    async def poll_once(self) -> BatchOutcome:
+        """Fetch one batch, process it and commit. Returns what happened (for tests)."""
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(
+            timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_records
+        )
+        if not batches:
+            return BatchOutcome()
+        async with self._lock:
+            started = time.perf_counter()
+            outcome = await self._process(batches)
+            self._metrics.batch_seconds.labels(consumer=self.name).observe(
+                time.perf_counter() - started
+            )
+            await self._commit_offsets(batches)
+            self._update_lag(batches)
+        return outcome
+
+    # -- processing --------------------------------------------------------------------------
+
+    async def _process(
+        self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> BatchOutcome:
+        outcome = BatchOutcome()
+        work: list[_Item] = []
+        poison: list[_Item] = []
+        for records in batches.values():
+            for record in records:
+                item = self._prepare(record)
+                if item.error is not None:
+                    poison.append(item)
+                elif item.handler is None:
+                    outcome.skipped += 1
+                else:
+                    work.append(item)
+        failed: list[_Item] = []
+        if work:
+            failed = await self._handle_with_retries(work, outcome)
+        for item in [*poison, *failed]:
+            await self._dead_letter(item)
+            outcome.dead_lettered.append(item.envelope.id if item.envelope else "")
+        return outcome
+
+    def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Item:
+        item = _Item(record)
+        try:
+            item.envelope = parse_record(record.headers, record.key, record.value)
+            item.handler = self._handlers.get(item.envelope.type)
+            if item.handler is None and contract_for(item.envelope.type) is None:
+                # A type no contract in this build knows (a newer version?): never drop it.
+                decode(item.envelope)
+            if item.handler is not None:
+                item.event = decode(item.envelope)
+        except EnvelopeError as exc:
+            item.error = exc
+            item.handler = None
+        return item
+
+    async def _handle_with_retries(self, work: list[_Item], outcome: BatchOutcome) -> list[_Item]:
+        """Optimistic batch transaction first; one savepoint per event if any handler fails."""
+        backoff = self.settings.backoff_initial
+        while True:
+            try:
+                if await self._run_batch(work, outcome, isolate=False):
+                    return []
+                break
+            except _InfrastructureError:
+                log.warning("consumer %s: database unavailable, retrying batch", self.name)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.infra_backoff_max)
+        # Some handler raised: replay the batch event by event, retrying each.
+        while True:
+            try:
+                await self._run_batch(work, outcome, isolate=True)
+                break
+            except _InfrastructureError:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.infra_backoff_max)
+        return [item for item in work if item.status == "failed"]
+
+    async def _run_batch(self, work: list[_Item], outcome: BatchOutcome, *, isolate: bool) -> bool:
+        """One transaction over ``work``. Without isolation, returns False at the first handler
+        error (rolled back). With it, failing events are retried and finally marked failed."""
+        try:
+            async with self._sessions() as session, session.begin():
+                for item in work:
+                    item.error = None
+                    if isolate:
+                        item.status = await self._handle_isolated(session, item)
+                        continue
+                    try:
+                        item.status = await self._handle_one(session, item)
+                    except (OperationalError, InterfaceError):
+                        raise
+                    except Exception as exc:
+                        self._metrics.failed.labels(
+                            consumer=self.name, topic=item.record.topic
+                        ).inc()
+                        log.warning(
+                            "consumer %s: handler failed for %s, isolating batch: %s",
+                            self.name,
+                            _describe(item),
+                            exc,
+                        )
+                        raise _HandlerFailed() from exc
+                faults.crash_point("consumer.before_db_commit")
+        except _HandlerFailed:
+            return False
+        except (OperationalError, InterfaceError, OSError, ConnectionError) as exc:
+            raise _InfrastructureError() from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise _InfrastructureError() from exc
+            raise
+        faults.crash_point("consumer.after_db_commit")
+        for item in work:
+            topic = item.record.topic
+            if item.status == "processed":
+                outcome.processed += 1
+                self._metrics.consumed.labels(consumer=self.name, topic=topic).inc()
+            elif item.status == "duplicate":
+                outcome.duplicates += 1
+                self._metrics.duplicates.labels(consumer=self.name, topic=topic).inc()
+        return True
+
+    async def _handle_isolated(self, session: AsyncSession, item: _Item) -> str:
+        backoff = self.settings.backoff_initial
+        while True:
+            item.attempts += 1
+            try:
+                async with session.begin_nested():
+                    return await self._handle_one(session, item)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                self._metrics.failed.labels(consumer=self.name, topic=item.record.topic).inc()
+                item.error = exc
+                if (
+                    isinstance(exc, NonRetryableError)
+                    or item.attempts >= self.settings.max_attempts
+                ):
+                    log.error(
+                        "consumer %s: giving up on %s after %d attempts: %s",
+                        self.name,
+                        _describe(item),
+                        item.attempts,
+                        exc,
+                    )
+                    return "failed"
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.backoff_max)
+
+    async def _handle_one(self, session: AsyncSession, item: _Item) -> str:
+        assert item.envelope is not None
+        assert item.event is not None
+        assert item.handler is not None
+        envelope = item.envelope
+        inserted = await execute_core(
+            session,
+            pg_insert(inbox)
+            .values(consumer=self.name, event_id=envelope.id, event_type=envelope.type)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id),
+        )
+        if inserted.first() is None:
+            return "duplicate"
+        headers = {k: v.decode(errors="replace") for k, v in item.record.headers or () if v}
+        with tracer().start_as_current_span(
+            f"{item.record.topic} process",
+            context=context_from_headers(headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": item.record.topic,
+                "messaging.message.id": envelope.id,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.kafka.offset": item.record.offset,
+                "messaging.destination.partition.id": str(item.record.partition),
+            },
+        ):
+            started = time.perf_counter()
+            await item.handler(session, Received(event=item.event, envelope=envelope))
+            self._metrics.handler_seconds.labels(
+                consumer=self.name, event_type=envelope.type
+            ).observe(time.perf_counter() - started)
+        return "processed"
+
+    # -- dead letters and offsets ------------------------------------------------------------
+
+    async def _dead_letter(self, item: _Item) -> None:
+        assert self._producer is not None
+        record = item.record
+        error = item.error or RuntimeError("unknown error")
+        headers = [(k, v) for k, v in record.headers or () if not k.startswith(DLQ_HEADER_PREFIX)]
+        stack = "".join(traceback.format_exception(error))[-4000:]
+        headers += [
+            (f"{DLQ_HEADER_PREFIX}error.type", type(error).__name__.encode()),
+            (f"{DLQ_HEADER_PREFIX}error.message", str(error)[:2000].encode()),
+            (f"{DLQ_HEADER_PREFIX}error.stacktrace", stack.encode()),
+            (f"{DLQ_HEADER_PREFIX}original.topic", record.topic.encode()),
+            (f"{DLQ_HEADER_PREFIX}original.partition", str(record.partition).encode()),
+            (f"{DLQ_HEADER_PREFIX}original.offset", str(record.offset).encode()),
+            (f"{DLQ_HEADER_PREFIX}consumer", self.name.encode()),
+            (f"{DLQ_HEADER_PREFIX}attempts", str(item.attempts).encode()),
+            (f"{DLQ_HEADER_PREFIX}failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await self._producer.send_and_wait(
+            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+        self._metrics.dead_lettered.labels(consumer=self.name, topic=record.topic).inc()
+        log.error(
+            "consumer %s: dead-lettered %s to %s: %s",
+            self.name,
+            _describe(item),
+            dlq_topic(record.topic),
+            error,
+        )
+
+    async def _commit_offsets(
+        self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        assert self._consumer is not None
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        faults.crash_point("consumer.before_offset_commit")
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions away: the new owner re-reads from the last
+            # committed offset and the inbox drops what we already processed.
+            log.warning(
+                "consumer %s: offset commit failed (%s); records will be redelivered",
+                self.name,
+                exc,
+            )
+
+    def _update_lag(
+        self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        assert self._consumer is not None
+        for tp, records in batches.items():
+            if not records:
+                continue
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            lag = max(highwater - (records[-1].offset + 1), 0)
+            self._metrics.consumer_lag.labels(
+                consumer=self.name, topic=tp.topic, partition=str(tp.partition)
+            ).set(lag)
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Makes a rebalance wait until the batch in hand is processed and its offsets committed."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self._lock:
+            return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+def _describe(item: _Item) -> str:
+    record = item.record
+    event = item.envelope
+    what = f"{event.type} {event.id}" if event else "record"
+    return f"{what} at {record.topic}[{record.partition}]@{record.offset}"
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], seconds: float) -> bool:
+    """Poll ``predicate`` every 50 ms until true or ``seconds`` pass (tests, tools)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return await predicate()
+
