@@ -8,7 +8,11 @@ dead-letter topic and the consumer goes on; each key's events keep their order e
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import subprocess
+import sys
 from collections import defaultdict
 
 import backbone_app
@@ -379,3 +383,58 @@ async def test_one_trace_spans_the_request_the_outbox_the_broker_and_the_handler
     assert publish.parent.span_id == request_span.get_span_context().span_id
     assert process.parent.span_id == publish.context.span_id
     assert process.attributes["messaging.destination.name"] == topic
+
+
+async def test_operator_lists_dead_letters_and_replays_one_after_the_fix(db, kafka_settings, topic):
+    contract = counter_contract(topic)
+    async with db.sessions() as session, session.begin():
+        await execute_core(session, failing_keys.insert().values(key="flaky"))
+    await backbone_app.increment(db.sessions, contract, "flaky")
+    await backbone_app.increment(db.sessions, contract, "steady")
+    relay = backbone_app.make_relay(db.engine, kafka_settings)
+    try:
+        await relay.publish_pending()
+    finally:
+        await relay.stop()
+    consumer = backbone_app.make_consumer(db.sessions, kafka_settings, contract, f"{topic}-g")
+
+    async def steady_applied() -> bool:
+        return [k for _, k, _ in await effect_rows(db)] == ["steady"]
+
+    await consume_until(consumer, steady_applied)
+
+    cli = [sys.executable, "-m", "mc_events.cli"]
+    boot = ["--bootstrap", kafka_settings.bootstrap_servers]
+    env = {**os.environ, "KAFKA_ENABLE_IDEMPOTENCE": str(kafka_settings.enable_idempotence)}
+    listed = subprocess.run(
+        [*cli, "dlq", "list", topic, "--json", *boot],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert listed.returncode == 0, listed.stderr
+    (letter,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert letter["error_type"] == "RuntimeError"
+    assert letter["consumer"] == f"{topic}-g"
+    assert letter["original"].startswith(f"{topic}[")
+
+    # The cause is fixed; the operator replays that one event.
+    async with db.sessions() as session, session.begin():
+        await execute_core(session, failing_keys.delete())
+    replayed = subprocess.run(
+        [*cli, "dlq", "replay", topic, "--event-id", letter["event_id"], *boot],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 1" in replayed.stdout
+
+    async def both_applied() -> bool:
+        return sorted(k for _, k, _ in await effect_rows(db)) == ["flaky", "steady"]
+
+    await consume_until(consumer, both_applied)
+    rows = await effect_rows(db)
+    assert [event_id for event_id, key, _ in rows if key == "flaky"] == [letter["event_id"]]

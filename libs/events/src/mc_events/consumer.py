@@ -457,4 +457,3 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], seconds: float) -
             return True
         await asyncio.sleep(0.05)
     return await predicate()
-

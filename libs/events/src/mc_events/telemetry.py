@@ -19,7 +19,15 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from pythonjsonlogger.json import JsonFormatter
 
 TRACER_NAME = "mc_events"
@@ -36,6 +44,10 @@ class BackboneMetrics:
 
     def __post_init__(self) -> None:
         p, r = self.service, self.registry
+        # CPU, memory, open files and GC of the process, next to the backbone's figures.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        r.register(GC_COLLECTOR)
         self.published = Counter(
             f"{p}_events_published", "Events the relay published", ["topic"], registry=r
         )

@@ -1,1 +1,1 @@
-"""The compensation service."""
+"""Stipend rules, the exactly-once payment ledger, payroll export and clawback."""

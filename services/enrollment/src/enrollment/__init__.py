@@ -1,1 +1,1 @@
-"""The enrollment service."""
+"""The educator-facing side: the roster imported from HR, enrollments, evidence and deadlines."""

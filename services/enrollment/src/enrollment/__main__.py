@@ -1,2 +1,12 @@
+"""``python -m enrollment serve | migrate | relay | consume``."""
+
+from enrollment.bootstrap import build
+from mc_events import service
+
+
 def main() -> None:
-    raise SystemExit("not yet")
+    service.main(build)
+
+
+if __name__ == "__main__":
+    main()

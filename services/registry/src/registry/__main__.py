@@ -1,2 +1,12 @@
+"""``python -m registry serve | migrate | relay | consume``."""
+
+from mc_events import service
+from registry.bootstrap import build
+
+
 def main() -> None:
-    raise SystemExit("not yet")
+    service.main(build)
+
+
+if __name__ == "__main__":
+    main()

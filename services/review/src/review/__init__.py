@@ -1,1 +1,1 @@
-"""The review service."""
+"""Assessors, conflicts of interest, blind assignment, rubric scoring and calibration."""

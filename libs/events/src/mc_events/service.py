@@ -1,0 +1,355 @@
+"""What every service process shares: settings, the runtime (database, relay, consumers), the
+HTTP app with health, readiness and metrics, and the command line.
+
+A service declares itself once, as a :class:`ServiceDefinition` (its name, settings class,
+routers, event handlers, the topics it publishes, where its migrations are) built by its
+``bootstrap`` module, the composition root. Everything else is here, identical for all.
+
+    python -m <service> serve     # HTTP API + outbox relay + consumers (the default process)
+    python -m <service> migrate   # Alembic upgrade head
+    python -m <service> relay     # outbox relay only (scale it out: replicas are safe)
+    python -m <service> consume   # consumers only (scale up to the partition count)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import typer
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from mc_events import kafka as kafka_clients
+from mc_events import migrations
+from mc_events.consumer import ConsumerSettings, EventConsumer, Handler
+from mc_events.contracts.base import Event
+from mc_events.db import create_engine, session_factory
+from mc_events.kafka import KafkaSettings
+from mc_events.outbox import OutboxRelay, RelaySettings
+from mc_events.telemetry import BackboneMetrics, configure_logging, setup_tracing
+from mc_events.topics import Topic, all_topics, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. A service subclasses it with its env prefix and defaults:
+    ``REGISTRY_DATABASE_URL``, ``REGISTRY_PORT``... Kafka comes from ``KAFKA_*``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int
+    db_pool_size: int = 10
+    run_relay: bool = True
+    run_consumers: bool = True
+    log_json: bool = True
+    log_level: str = "INFO"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What makes a service itself; the rest of the process is the same for all four."""
+
+    name: str
+    title: str
+    description: str
+    settings: ServiceSettings
+    migrations_dir: Path
+    routers: Sequence[APIRouter] = ()
+    handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
+    """Inbound events this service reacts to; one consumer group, named after the service."""
+    subscribes: Sequence[Topic] = ()
+    """Topics the consumer reads (besides those of the handled events); other event types on
+    them are skipped."""
+    publishes: Sequence[Topic] = ()
+    """Topics this service writes (created with their dead-letter twins at start-up)."""
+    consumer_settings: ConsumerSettings = field(default_factory=ConsumerSettings)
+    relay_settings: RelaySettings = field(default_factory=RelaySettings)
+    version: str = "0.1.0"
+
+
+class ServiceRuntime:
+    """The process's long-lived parts: database engine, metrics, relay and consumers."""
+
+    def __init__(self, definition: ServiceDefinition) -> None:
+        self.definition = definition
+        settings = definition.settings
+        self.name = definition.name
+        self.metrics = BackboneMetrics(definition.name)
+        self.engine: AsyncEngine = create_engine(
+            settings.database_url, pool_size=settings.db_pool_size
+        )
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self.relay = OutboxRelay(
+            engine=self.engine,
+            kafka_settings=settings.kafka,
+            metrics=self.metrics,
+            settings=definition.relay_settings,
+            name=f"{definition.name}-relay",
+        )
+        self.consumers: list[EventConsumer] = []
+        if definition.handlers or definition.subscribes:
+            self.consumers.append(
+                EventConsumer(
+                    name=definition.name,
+                    handlers=definition.handlers,
+                    topics={t.name for t in definition.subscribes}
+                    | {c.topic for c in definition.handlers},
+                    sessions=self.sessions,
+                    kafka_settings=settings.kafka,
+                    metrics=self.metrics,
+                    settings=definition.consumer_settings,
+                )
+            )
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._topics_ready = False
+
+    async def ensure_topics(self) -> None:
+        """Create the topics this service publishes and those it consumes (idempotent)."""
+        wanted = {t.name for t in self.definition.publishes}
+        for consumer in self.consumers:
+            wanted.update(consumer.topics)
+        topics = [t for t in all_topics() if t.name.removesuffix(".dlq") in wanted]
+        admin = kafka_clients.admin(self.definition.settings.kafka)
+        await admin.start()
+        try:
+            await ensure_topics(admin, topics, self.definition.settings.kafka.replication_factor)
+        finally:
+            await admin.close()
+        self._topics_ready = True
+
+    async def start(self, *, relay: bool, consumers: bool) -> None:
+        await self._retry_until_stopped(self.ensure_topics, "creating topics")
+        if relay:
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="relay"))
+        if consumers:
+            for consumer in self.consumers:
+                self._tasks.append(
+                    asyncio.create_task(consumer.run(self._stop), name=f"consumer-{consumer.name}")
+                )
+
+    async def _retry_until_stopped(self, step: Callable[[], Awaitable[None]], what: str) -> None:
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                await step()
+                return
+            except Exception as exc:
+                log.warning("%s failed (%s); retrying in %.1fs", what, exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+        await self.engine.dispose()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state; the service is ready when all say "ok"."""
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2.0), self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            admin = kafka_clients.admin(self.definition.settings.kafka)
+            async with asyncio.timeout(3.0):
+                await admin.start()
+                try:
+                    await admin.list_topics()
+                finally:
+                    await admin.close()
+            checks["broker"] = "ok" if self._topics_ready else "topics not created yet"
+        except Exception as exc:
+            checks["broker"] = f"unavailable: {type(exc).__name__}"
+        for task in self._tasks:
+            if task.done():
+                checks[task.get_name()] = "stopped"
+        return checks
+
+
+def _http_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
+    registry = runtime.metrics.registry
+    requests = Counter(
+        f"{runtime.name}_http_requests",
+        "HTTP requests by route and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        f"{runtime.name}_http_request_seconds",
+        "HTTP request latency by route",
+        ["method", "route"],
+        registry=registry,
+    )
+
+    class Measure(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+            started = time.perf_counter()
+            response = await call_next(request)
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            requests.labels(request.method, path, str(response.status_code)).inc()
+            latency.labels(request.method, path).observe(time.perf_counter() - started)
+            return response
+
+    app.add_middleware(Measure)
+
+
+def create_app(
+    definition: ServiceDefinition, *, relay: bool | None = None, consumers: bool | None = None
+) -> FastAPI:
+    """The service's ASGI app: its routers plus /healthz, /readyz and /metrics; the lifespan
+    starts the relay and consumers (unless disabled) and stops them on shutdown."""
+    settings = definition.settings
+    runtime = ServiceRuntime(definition)
+    run_relay = settings.run_relay if relay is None else relay
+    run_consumers = settings.run_consumers if consumers is None else consumers
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start(relay=run_relay, consumers=run_consumers)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version=definition.version,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    ops = APIRouter(tags=["operations"])
+
+    @ops.get("/healthz", summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": definition.name}
+
+    @ops.get(
+        "/readyz",
+        summary="Readiness: database and broker reachable, background workers running",
+        responses={503: {"description": "A dependency is unavailable"}},
+    )
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @ops.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(ops)
+    for router in definition.routers:
+        app.include_router(router)
+    _http_metrics(app, runtime)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    SQLAlchemyInstrumentor().instrument(engine=runtime.engine.sync_engine)
+    return app
+
+
+async def _run_workers(definition: ServiceDefinition, *, relay: bool, consumers: bool) -> None:
+    runtime = ServiceRuntime(definition)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime.request_stop)
+    await runtime.start(relay=relay, consumers=consumers)
+    try:
+        await runtime.wait_stopped()
+    finally:
+        await runtime.stop()
+
+
+def cli(build: Callable[[], ServiceDefinition]) -> typer.Typer:
+    """The service's command line (``python -m <service> ...``)."""
+    app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+    def prepare() -> ServiceDefinition:
+        definition = build()
+        configure_logging(
+            definition.name, definition.settings.log_level, json=definition.settings.log_json
+        )
+        setup_tracing(definition.name)
+        return definition
+
+    @app.command()
+    def serve(
+        relay: bool = typer.Option(True, help="Run the outbox relay in this process."),
+        consumers: bool = typer.Option(True, help="Run the event consumers in this process."),
+    ) -> None:
+        """Serve the HTTP API, with the relay and consumers unless disabled."""
+        definition = prepare()
+        settings = definition.settings
+        uvicorn.run(
+            create_app(
+                definition,
+                relay=relay and settings.run_relay,
+                consumers=consumers and settings.run_consumers,
+            ),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+
+    @app.command()
+    def migrate(revision: str = typer.Argument("head")) -> None:
+        """Apply the database migrations (idempotent)."""
+        definition = prepare()
+        migrations.upgrade(definition.migrations_dir, definition.settings.database_url, revision)
+
+    @app.command("relay")
+    def relay_only() -> None:
+        """Run only the outbox relay (several replicas are safe)."""
+        asyncio.run(_run_workers(prepare(), relay=True, consumers=False))
+
+    @app.command("consume")
+    def consume_only() -> None:
+        """Run only the event consumers (scale up to the partition count)."""
+        asyncio.run(_run_workers(prepare(), relay=False, consumers=True))
+
+    return app
+
+
+def main(build: Callable[[], ServiceDefinition], argv: Sequence[str] | None = None) -> Any:
+    return cli(build)(args=list(argv) if argv is not None else None)

@@ -1,0 +1,1 @@
+"""Adapters: the compensation service's tables and repositories (they query, never commit)."""

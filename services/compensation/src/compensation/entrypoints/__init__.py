@@ -1,0 +1,1 @@
+"""How the outside reaches the compensation service: the HTTP API and inbound events."""

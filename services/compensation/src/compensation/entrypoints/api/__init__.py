@@ -1,0 +1,5 @@
+"""The compensation HTTP API (routes stay thin: validate, call a handler, map errors)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""Adapters: the enrollment service's tables and repositories (they query, never commit)."""

@@ -1,0 +1,1 @@
+"""Adapters: the registry service's tables and repositories (they query, never commit)."""

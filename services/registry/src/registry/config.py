@@ -1,0 +1,12 @@
+"""Registry settings, from ``REGISTRY_*`` environment variables (Kafka from ``KAFKA_*``)."""
+
+from pydantic_settings import SettingsConfigDict
+
+from mc_events.service import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:55432/registry"
+    port: int = 8003

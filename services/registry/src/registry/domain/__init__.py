@@ -1,0 +1,1 @@
+"""The registry domain: aggregates, rules and domain events in plain Python (no I/O)."""

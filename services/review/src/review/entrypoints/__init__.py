@@ -1,0 +1,1 @@
+"""How the outside reaches the review service: the HTTP API and inbound events."""

@@ -1,0 +1,7 @@
+"""One transaction per command; repositories hang off it as the service grows."""
+
+from mc_events.db import UnitOfWork as _BaseUnitOfWork
+
+
+class UnitOfWork(_BaseUnitOfWork):
+    """The review unit of work."""
