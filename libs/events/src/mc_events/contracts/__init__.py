@@ -1,0 +1,144 @@
+"""Every cross-service event contract (ARCHITECTURE.md rule 3).
+
+Importing this package imports every contract module, so :func:`all_contracts` sees them all.
+One module per emitting service (the catalog and roster are split out of their services'
+modules because other services build read models from them):
+
+- :mod:`~mc_events.contracts.catalog`: registry, ``registry.catalog``
+- :mod:`~mc_events.contracts.roster`: enrollment, ``enrollment.roster``
+- :mod:`~mc_events.contracts.enrollment`: enrollment, ``enrollment.enrollments``
+- :mod:`~mc_events.contracts.review`: review, ``review.reviews``
+- :mod:`~mc_events.contracts.registry`: registry, ``registry.credentials``
+- :mod:`~mc_events.contracts.compensation`: compensation, ``compensation.payments`` and
+  ``compensation.payroll``
+
+The JSON Schemas generated from them are checked in under ``libs/events/schemas``; see
+:mod:`mc_events.schemas`.
+"""
+
+from mc_events.contracts.base import Event, all_contracts, contract_for
+from mc_events.contracts.catalog import (
+    MicroCredentialPublished,
+    MicroCredentialRetired,
+    StackPublished,
+    StackRetired,
+    StackRule,
+    StackRuleKind,
+)
+from mc_events.contracts.common import (
+    Credits,
+    CreditUnit,
+    CriterionResult,
+    EvidenceKind,
+    EvidenceRequirement,
+    Fee,
+    FeePayer,
+    Grant,
+    GrantKind,
+    Level,
+    Purpose,
+    RubricCriterion,
+)
+from mc_events.contracts.compensation import (
+    DeferralReason,
+    PayrollBatchAcknowledged,
+    PayrollBatchExported,
+    PayrollBatchStatus,
+    StipendApproved,
+    StipendBasis,
+    StipendDeferred,
+    StipendReversalReason,
+    StipendReversed,
+)
+from mc_events.contracts.enrollment import (
+    ArtifactRef,
+    CompletenessProblem,
+    CompletenessProblemKind,
+    Enrolled,
+    EvidenceSubmitted,
+    Expired,
+    NotEarned,
+    NotEarnedReason,
+    SubmissionReturnedIncomplete,
+    Withdrawn,
+)
+from mc_events.contracts.registry import (
+    CredentialAwarded,
+    CredentialReinstated,
+    CredentialRevoked,
+    CredentialSuspended,
+    CreditPostingReason,
+    EndorsementEligible,
+    RenewalCreditsPosted,
+    RevocationReason,
+    StackCompleted,
+)
+from mc_events.contracts.review import AssessorRole, Assigned, Decided, ReviewOutcome
+from mc_events.contracts.roster import (
+    EducatorMovedDistrict,
+    EducatorRegistered,
+    EducatorUpdated,
+    License,
+    StaffRole,
+)
+
+__all__ = [
+    "ArtifactRef",
+    "AssessorRole",
+    "Assigned",
+    "CompletenessProblem",
+    "CompletenessProblemKind",
+    "CredentialAwarded",
+    "CredentialReinstated",
+    "CredentialRevoked",
+    "CredentialSuspended",
+    "CreditPostingReason",
+    "CreditUnit",
+    "Credits",
+    "CriterionResult",
+    "Decided",
+    "DeferralReason",
+    "EducatorMovedDistrict",
+    "EducatorRegistered",
+    "EducatorUpdated",
+    "EndorsementEligible",
+    "Enrolled",
+    "Event",
+    "EvidenceKind",
+    "EvidenceRequirement",
+    "EvidenceSubmitted",
+    "Expired",
+    "Fee",
+    "FeePayer",
+    "Grant",
+    "GrantKind",
+    "Level",
+    "License",
+    "MicroCredentialPublished",
+    "MicroCredentialRetired",
+    "NotEarned",
+    "NotEarnedReason",
+    "PayrollBatchAcknowledged",
+    "PayrollBatchExported",
+    "PayrollBatchStatus",
+    "Purpose",
+    "RenewalCreditsPosted",
+    "ReviewOutcome",
+    "RevocationReason",
+    "RubricCriterion",
+    "StackCompleted",
+    "StackPublished",
+    "StackRetired",
+    "StackRule",
+    "StackRuleKind",
+    "StaffRole",
+    "StipendApproved",
+    "StipendBasis",
+    "StipendDeferred",
+    "StipendReversalReason",
+    "StipendReversed",
+    "SubmissionReturnedIncomplete",
+    "Withdrawn",
+    "all_contracts",
+    "contract_for",
+]

@@ -1,0 +1,97 @@
+"""Reviews (review service, topic ``review.reviews``, key = enrollment id).
+
+Keyed by enrollment id, like the enrollment events, so an enrollment's assignments and
+decisions stay in order. Events name assessors by id only; they never carry the educator's
+name (review is blind).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Self
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from mc_events.contracts.base import Event
+from mc_events.contracts.common import CriterionResult, Id
+from mc_events.topics import REVIEWS
+
+
+class AssessorRole(StrEnum):
+    """The part an assessor plays in a review."""
+
+    RATER = "rater"
+    APPROVER = "approver"
+
+
+class ReviewOutcome(StrEnum):
+    """The outcome of reviewing one submission."""
+
+    PASSED = "passed"
+    REVISION_REQUESTED = "revision_requested"
+    NOT_EARNED = "not_earned"
+
+
+class Assigned(Event):
+    """A submission was assigned to an assessor.
+
+    Emitted by the review service when it assigns a submission to a rater (or the approver who
+    breaks ties), after excluding assessors with a conflict of interest (same district or
+    school, or supervisor of the educator). One event per assessor.
+    """
+
+    event_type: ClassVar[str] = "review.assigned"
+    topic: ClassVar[str] = REVIEWS.name
+    key_field: ClassVar[str] = "enrollment_id"
+
+    assignment_id: Id
+    enrollment_id: Id
+    submission_id: Id
+    attempt: int = Field(ge=1)
+    micro_credential_id: Id
+    assessor_id: Id
+    role: AssessorRole = AssessorRole.RATER
+    assigned_at: AwareDatetime
+    due_at: AwareDatetime = Field(description="End of the review SLA (e.g. 5 business days).")
+
+
+class Decided(Event):
+    """A submission was decided: passed, revision requested, or not earned.
+
+    Emitted by the review service when the raters' scores (and the approver's sign-off, where
+    needed) are final. ``passed`` means every criterion is met; the registry turns a passed
+    decision into an award, so the event carries the educator, district and micro-credential
+    version. The enrollment service turns the other outcomes into a resubmission or an end.
+    """
+
+    event_type: ClassVar[str] = "review.decided"
+    topic: ClassVar[str] = REVIEWS.name
+    key_field: ClassVar[str] = "enrollment_id"
+
+    decision_id: Id
+    enrollment_id: Id
+    submission_id: Id
+    attempt: int = Field(ge=1)
+    educator_id: Id = Field(description="The state educator id.")
+    district_id: Id = Field(description="The educator's district when the evidence came in.")
+    micro_credential_id: Id
+    micro_credential_version: int = Field(ge=1)
+    outcome: ReviewOutcome
+    results: tuple[CriterionResult, ...] = Field(
+        min_length=1, description="One result per rubric criterion."
+    )
+    assessor_ids: tuple[Id, ...] = Field(min_length=1, description="The raters who scored it.")
+    approver_id: Id | None = Field(
+        default=None, description="The lead assessor who signed off, if one did."
+    )
+    decided_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _outcome_matches_results(self) -> Self:
+        all_met = all(result.met for result in self.results)
+        if (self.outcome is ReviewOutcome.PASSED) != all_met:
+            raise ValueError("outcome is passed exactly when every criterion is met")
+        return self
+
+
+__all__ = ["AssessorRole", "Assigned", "Decided", "ReviewOutcome"]
