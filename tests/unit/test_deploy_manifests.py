@@ -1,0 +1,492 @@
+"""The deployment files hold together: docker-compose.yml, the Dockerfile, the kustomize tree,
+Prometheus, its alert rules, Grafana and the collector.
+
+No Docker engine or cluster is needed: the files are read with PyYAML and checked against the
+service contract (ports, settings, probes, metric names). When ``kubectl`` is on the PATH the
+overlays are also rendered with its built-in kustomize.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+yaml = pytest.importorskip(
+    "yaml", reason="PyYAML is needed to read the deployment manifests (uv sync installs it)"
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+
+Doc = dict[str, Any]
+
+SERVICES = {"enrollment": 8001, "review": 8002, "registry": 8003, "compensation": 8004}
+
+# What mc_events.telemetry.BackboneMetrics exports, per service (counters with _total).
+EXPORTED_METRICS = {
+    "events_published_total",
+    "events_consumed_total",
+    "events_duplicate_total",
+    "events_failed_total",
+    "events_dead_lettered_total",
+    "outbox_backlog",
+    "outbox_oldest_age_seconds",
+    "relay_errors_total",
+    "relay_publish_seconds",
+    "consumer_lag",
+    "handler_seconds",
+    "consumer_batch_seconds",
+}
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+# ---------------------------------------------------------------------------------------------
+# docker-compose.yml
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    config: dict[str, Any] = load(ROOT / "docker-compose.yml")
+    return config
+
+
+def test_compose_runs_the_whole_production_like_stack(compose: Doc) -> None:
+    expected = {"kafka", "postgres", "prometheus", "grafana", "otel-collector", "jaeger"}
+    expected |= set(SERVICES) | {f"{name}-migrate" for name in SERVICES}
+    assert expected <= set(compose["services"])
+
+
+def test_compose_kafka_is_apache_kafka_in_kraft_mode_with_a_healthcheck(compose: Doc) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:4.")
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "CONTROLLER" in env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    # One listener for the compose network, one for the host.
+    assert "kafka:19092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "localhost:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "9092:9092" in kafka["ports"]
+    assert kafka["healthcheck"]["test"]
+
+
+def test_compose_postgres_has_a_healthcheck_and_the_database_init_script(compose: Doc) -> None:
+    postgres = compose["services"]["postgres"]
+    assert re.match(r"postgres:1[67]", postgres["image"])
+    assert postgres["healthcheck"]["test"]
+    mounts = [volume.split(":") for volume in postgres["volumes"]]
+    init = [source for source, target, *_ in mounts if "docker-entrypoint-initdb.d" in target]
+    assert init == ["./deploy/postgres/init-databases.sh"]
+    assert (ROOT / init[0]).is_file()
+    for name in SERVICES:
+        assert f"{name.upper()}_DB_PASSWORD" in postgres["environment"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_service_publishes_its_port_and_binds_all_interfaces(
+    compose: Doc, name: str
+) -> None:
+    service = compose["services"][name]
+    port = SERVICES[name]
+    assert f"{port}:{port}" in service["ports"]
+    env = service["environment"]
+    assert str(env[f"{name.upper()}_PORT"]) == str(port)
+    assert env[f"{name.upper()}_HOST"] == "0.0.0.0"
+    assert service["command"] == [name, "serve"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_service_reaches_its_own_database_kafka_and_the_collector(
+    compose: Doc, name: str
+) -> None:
+    env = compose["services"][name]["environment"]
+    url = env[f"{name.upper()}_DATABASE_URL"]
+    assert url.startswith(f"postgresql://{name}:")
+    assert url.endswith(f"@postgres:5432/{name}")
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
+    assert str(env["KAFKA_ENABLE_IDEMPOTENCE"]).lower() == "true"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    assert env["OTEL_SERVICE_NAME"] == name
+    assert "LOG_LEVEL" in env
+    assert f"{name.upper()}_LOG_LEVEL" in env
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_service_starts_after_healthy_infrastructure_and_its_migration(
+    compose: Doc, name: str
+) -> None:
+    depends = compose["services"][name]["depends_on"]
+    assert depends["kafka"]["condition"] == "service_healthy"
+    assert depends["postgres"]["condition"] == "service_healthy"
+    assert depends[f"{name}-migrate"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_migration_runs_once_against_the_same_database(compose: Doc, name: str) -> None:
+    migrate = compose["services"][f"{name}-migrate"]
+    assert migrate["command"] == [name, "migrate"]
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    serve_url = compose["services"][name]["environment"][f"{name.upper()}_DATABASE_URL"]
+    assert migrate["environment"][f"{name.upper()}_DATABASE_URL"] == serve_url
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_service_health_is_checked_on_its_own_port(compose: Doc, name: str) -> None:
+    test = " ".join(compose["services"][name]["healthcheck"]["test"])
+    assert f"127.0.0.1:{SERVICES[name]}/readyz" in test
+
+
+def test_compose_publishes_the_observability_uis_on_the_host(compose: Doc) -> None:
+    services = compose["services"]
+    assert "9090:9090" in services["prometheus"]["ports"]
+    assert "3000:3000" in services["grafana"]["ports"]
+    assert "16686:16686" in services["jaeger"]["ports"]
+
+
+def test_compose_mounts_only_files_that_exist(compose: Doc) -> None:
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+
+
+def test_postgres_init_script_creates_one_isolated_database_per_service() -> None:
+    script = (DEPLOY / "postgres" / "init-databases.sh").read_text()
+    assert script.startswith("#!")
+    assert "set -eo pipefail" in script
+    for name in SERVICES:
+        assert re.search(rf"^create_service_database {name} ", script, re.MULTILINE)
+    assert 'CREATE DATABASE :"name" OWNER :"name"' in script
+    assert 'REVOKE ALL ON DATABASE :"name" FROM PUBLIC' in script
+
+
+# ---------------------------------------------------------------------------------------------
+# Dockerfile and .dockerignore
+
+
+def test_dockerfile_builds_a_frozen_non_root_image_with_uv_from_pypi() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM \S+ AS (\w+)", dockerfile, re.MULTILINE)
+    assert stages == ["builder", "runtime"]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in dockerfile
+    assert re.search(r'pip install "uv==\$\{UV_VERSION\}"', dockerfile)
+    assert "ARG UV_VERSION=0.13.8" in dockerfile
+    assert "curl" not in dockerfile
+    for line in re.findall(r"uv sync [^\n]*", dockerfile):
+        assert "--frozen" in line
+        assert "--no-dev" in line
+    for name in SERVICES:
+        assert f"--package mc-{name}" in dockerfile
+    users = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
+    assert users
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert 'ENTRYPOINT ["python", "-m"]' in dockerfile
+
+
+def test_docker_build_context_leaves_out_local_environments() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "*" in ignored  # an allow-list
+    for needed in ("!pyproject.toml", "!uv.lock", "!libs/", "!services/"):
+        assert needed in ignored
+    assert "**/.venv" in ignored
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes (kustomize)
+
+
+def kustomization_dirs() -> list[Path]:
+    return sorted(path.parent for path in K8S.rglob("kustomization.yaml"))
+
+
+def base_deployments() -> list[dict[str, Any]]:
+    deployments = []
+    for name in SERVICES:
+        for doc in load_all(K8S / "base" / f"{name}.yaml"):
+            if doc["kind"] == "Deployment":
+                deployments.append(doc)
+    return deployments
+
+
+def test_kustomize_has_a_base_and_dev_and_prod_overlays() -> None:
+    assert {path.relative_to(K8S).as_posix() for path in kustomization_dirs()} == {
+        "base",
+        "overlays/dev",
+        "overlays/prod",
+    }
+
+
+@pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: p.name)
+def test_every_file_a_kustomization_refers_to_exists(directory: Path) -> None:
+    kustomization = load(directory / "kustomization.yaml")
+    paths = list(kustomization.get("resources", []))
+    paths += [patch["path"] for patch in kustomization.get("patches", []) if "path" in patch]
+    for generator in kustomization.get("configMapGenerator", []):
+        paths += [item.split("=")[-1] for item in generator.get("files", [])]
+    assert paths
+    for relative in paths:
+        assert (directory / relative).exists(), f"{directory}: {relative} is missing"
+
+
+def test_base_has_one_deployment_service_and_pdb_per_service() -> None:
+    for name in SERVICES:
+        kinds = {doc["kind"]: doc for doc in load_all(K8S / "base" / f"{name}.yaml")}
+        assert set(kinds) == {"Deployment", "Service", "PodDisruptionBudget"}
+        for doc in kinds.values():
+            assert doc["metadata"]["name"] == name
+        assert kinds["Service"]["spec"]["ports"][0]["port"] == SERVICES[name]
+        selector = kinds["Deployment"]["spec"]["selector"]["matchLabels"]
+        assert kinds["Service"]["spec"]["selector"] == selector
+        assert kinds["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == selector
+
+
+@pytest.mark.parametrize("deployment", base_deployments(), ids=lambda d: d["metadata"]["name"])
+def test_base_deployment_probes_liveness_on_healthz_and_readiness_on_readyz(
+    deployment: Doc,
+) -> None:
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    port = container["ports"][0]
+    assert port["containerPort"] == SERVICES[deployment["metadata"]["name"]]
+    assert container["livenessProbe"]["httpGet"]["port"] in (port["name"], port["containerPort"])
+
+
+@pytest.mark.parametrize("deployment", base_deployments(), ids=lambda d: d["metadata"]["name"])
+def test_base_deployment_migrates_before_serving(deployment: Doc) -> None:
+    name = deployment["metadata"]["name"]
+    spec = deployment["spec"]["template"]["spec"]
+    assert [c["args"] for c in spec["initContainers"]] == [[name, "migrate"]]
+    assert spec["containers"][0]["args"] == [name, "serve"]
+
+
+@pytest.mark.parametrize("deployment", base_deployments(), ids=lambda d: d["metadata"]["name"])
+def test_base_deployment_runs_non_root_on_a_read_only_filesystem(deployment: Doc) -> None:
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    for container in spec["initContainers"] + spec["containers"]:
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
+
+
+@pytest.mark.parametrize("deployment", base_deployments(), ids=lambda d: d["metadata"]["name"])
+def test_base_deployment_sets_resource_requests_and_limits(deployment: Doc) -> None:
+    spec = deployment["spec"]["template"]["spec"]
+    for container in spec["initContainers"] + spec["containers"]:
+        resources = container["resources"]
+        assert {"cpu", "memory"} <= set(resources["requests"])
+        assert {"cpu", "memory"} <= set(resources["limits"])
+
+
+@pytest.mark.parametrize("deployment", base_deployments(), ids=lambda d: d["metadata"]["name"])
+def test_base_deployment_takes_its_database_url_from_a_secret(deployment: Doc) -> None:
+    name = deployment["metadata"]["name"]
+    spec = deployment["spec"]["template"]["spec"]
+    for container in spec["initContainers"] + spec["containers"]:
+        url = env_of(container)[f"{name.upper()}_DATABASE_URL"]
+        assert url["valueFrom"]["secretKeyRef"] == {"name": f"{name}-db", "key": "database-url"}
+    env = env_of(spec["containers"][0])
+    assert env[f"{name.upper()}_HOST"]["value"] == "0.0.0.0"
+    assert env[f"{name.upper()}_PORT"]["value"] == str(SERVICES[name])
+    assert spec["containers"][0]["envFrom"] == [{"configMapRef": {"name": "mc-common"}}]
+    # Service links would set <NAME>_PORT=tcp://... and break the port setting.
+    assert spec["enableServiceLinks"] is False
+
+
+@pytest.mark.parametrize("deployment", base_deployments(), ids=lambda d: d["metadata"]["name"])
+def test_base_deployment_is_annotated_for_prometheus_scraping(deployment: Doc) -> None:
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(SERVICES[deployment["metadata"]["name"]])
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_base_configmap_carries_the_common_kafka_and_telemetry_settings() -> None:
+    kustomization = load(K8S / "base" / "kustomization.yaml")
+    (common,) = [g for g in kustomization["configMapGenerator"] if g["name"] == "mc-common"]
+    settings = dict(item.split("=", 1) for item in common["literals"])
+    assert {"KAFKA_BOOTSTRAP_SERVERS", "OTEL_EXPORTER_OTLP_ENDPOINT", "LOG_LEVEL"} <= set(settings)
+    assert settings["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
+
+
+def test_dev_overlay_generates_a_dev_database_secret_for_every_service() -> None:
+    kustomization = load(K8S / "overlays" / "dev" / "kustomization.yaml")
+    secrets = {g["name"]: g["literals"] for g in kustomization["secretGenerator"]}
+    assert set(secrets) == {f"{name}-db" for name in SERVICES}
+    for name in SERVICES:
+        (url,) = secrets[f"{name}-db"]
+        assert url.startswith(f"database-url=postgresql://{name}:")
+        assert url.endswith(f"/{name}")
+
+
+def test_prod_overlay_generates_no_secrets_and_uses_sasl_against_external_kafka() -> None:
+    kustomization = load(K8S / "overlays" / "prod" / "kustomization.yaml")
+    assert "secretGenerator" not in kustomization
+    (common,) = kustomization["configMapGenerator"]
+    assert common["behavior"] == "merge"
+    settings = dict(item.split("=", 1) for item in common["literals"])
+    assert settings["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert settings["KAFKA_SASL_MECHANISM"].startswith("SCRAM-")
+    assert int(settings["KAFKA_REPLICATION_FACTOR"]) >= 3
+    credentials = load_all(K8S / "overlays" / "prod" / "kafka-credentials.yaml")
+    assert {doc["metadata"]["name"] for doc in credentials} == set(SERVICES)
+    for doc in credentials:
+        env = env_of(doc["spec"]["template"]["spec"]["containers"][0])
+        assert {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} <= set(env)
+
+
+def test_prod_overlay_runs_at_least_two_replicas_with_an_hpa_per_service() -> None:
+    kustomization = load(K8S / "overlays" / "prod" / "kustomization.yaml")
+    replicas = {item["name"]: item["count"] for item in kustomization["replicas"]}
+    assert set(replicas) == set(SERVICES)
+    assert min(replicas.values()) >= 2
+    hpas = load_all(K8S / "overlays" / "prod" / "hpa.yaml")
+    assert {hpa["spec"]["scaleTargetRef"]["name"] for hpa in hpas} == set(SERVICES)
+    for hpa in hpas:
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["minReplicas"] >= 2
+        assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+
+
+def kustomize_build(overlay: str) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_overlay_renders_with_every_referenced_config_map_and_generated_secret(
+    overlay: str,
+) -> None:
+    docs = kustomize_build(overlay)
+    names = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    deployments = [doc for doc in docs if doc["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in deployments} == set(SERVICES)
+    namespaces = {doc["metadata"]["namespace"] for doc in docs if doc["kind"] != "Namespace"}
+    assert len(namespaces) == 1
+    for deployment in deployments:
+        spec = deployment["spec"]["template"]["spec"]
+        for container in spec["initContainers"] + spec["containers"]:
+            assert ":" in container["image"], "the overlay must pin an image tag"
+            for item in container.get("env", []):
+                ref = item.get("valueFrom", {}).get("configMapKeyRef")
+                if ref:
+                    assert ("ConfigMap", ref["name"]) in names
+                ref = item.get("valueFrom", {}).get("secretKeyRef")
+                # dev generates its Secrets; prod refers to externally managed ones.
+                if ref and overlay == "dev":
+                    assert ("Secret", ref["name"]) in names
+            for source in container.get("envFrom", []):
+                assert ("ConfigMap", source["configMapRef"]["name"]) in names
+
+
+# ---------------------------------------------------------------------------------------------
+# Prometheus, alerts, Grafana, OpenTelemetry
+
+
+def test_prometheus_scrapes_the_metrics_of_all_four_services() -> None:
+    config = load(DEPLOY / "prometheus" / "prometheus.yml")
+    targets = {}
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                targets[target] = (job, static.get("labels", {}))
+    for name, port in SERVICES.items():
+        job, labels = targets[f"{name}:{port}"]
+        assert job["job_name"] == name
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        assert labels["service"] == name
+    assert "/etc/prometheus/alerts.yml" in config["rule_files"]
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = load(DEPLOY / "prometheus" / "alerts.yml")["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+@pytest.mark.parametrize("rule", alert_rules(), ids=lambda r: r["alert"])
+def test_alert_rule_has_expr_for_severity_and_summary(rule: Doc) -> None:
+    assert rule["expr"].strip()
+    assert re.fullmatch(r"\d+[smh]", rule["for"])
+    assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+    assert rule["annotations"]["summary"].strip()
+
+
+@pytest.mark.parametrize("rule", alert_rules(), ids=lambda r: r["alert"])
+def test_alert_rule_uses_only_metrics_the_services_export(rule: Doc) -> None:
+    services = "|".join(SERVICES)
+    for names in re.findall(r'__name__=~"\(([^)]*)\)_(\w+)"', rule["expr"]):
+        assert names[0] == services
+        assert names[1] in EXPORTED_METRICS
+
+
+def test_alerts_cover_outbox_age_consumer_lag_dead_letters_and_service_down() -> None:
+    rules = {rule["alert"]: rule for rule in alert_rules()}
+    stale = rules["OutboxBacklogStale"]
+    assert "outbox_oldest_age_seconds" in stale["expr"]
+    assert re.search(r">\s*60\b", stale["expr"])
+    assert stale["for"] == "5m"
+    assert "consumer_lag" in rules["ConsumerLagHigh"]["expr"]
+    assert "consumer_lag" in rules["ConsumerLagGrowing"]["expr"]
+    dead = rules["DeadLettersGrowing"]["expr"]
+    assert "increase(" in dead
+    assert "events_dead_lettered_total" in dead
+    assert "[10m]" in dead
+    assert re.search(r">\s*0\b", dead)
+    assert re.search(r"\bup\{[^}]*\}\s*==\s*0", rules["ServiceDown"]["expr"])
+
+
+def test_grafana_provisions_prometheus_as_default_and_a_dashboard_folder() -> None:
+    provisioning = DEPLOY / "grafana" / "provisioning"
+    datasources = load(provisioning / "datasources" / "datasources.yml")["datasources"]
+    (prometheus,) = [d for d in datasources if d["type"] == "prometheus"]
+    assert prometheus["url"] == "http://prometheus:9090"
+    assert prometheus["isDefault"] is True
+    (provider,) = load(provisioning / "dashboards" / "dashboards.yml")["providers"]
+    assert provider["type"] == "file"
+    assert (DEPLOY / "grafana" / "dashboards").is_dir()
+
+
+def test_collector_receives_otlp_and_exports_traces_to_jaeger(compose: Doc) -> None:
+    config = load(DEPLOY / "otel" / "collector.yaml")
+    protocols = config["receivers"]["otlp"]["protocols"]
+    assert protocols["grpc"]["endpoint"].endswith(":4317")
+    assert protocols["http"]["endpoint"].endswith(":4318")
+    pipeline = config["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"]
+    (exporter,) = pipeline["exporters"]
+    assert config["exporters"][exporter]["endpoint"] == "jaeger:4317"
+    mounted = [v for v in compose["services"]["otel-collector"]["volumes"] if "collector" in v]
+    assert mounted
+    assert mounted[0].startswith("./deploy/otel/collector.yaml:")
