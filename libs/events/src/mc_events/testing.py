@@ -1,0 +1,137 @@
+"""Pytest plugin for integration tests: real PostgreSQL and a real Kafka-protocol broker, resolved
+like ``make run`` does (``DATABASE_URL`` / ``KAFKA_BOOTSTRAP_SERVERS``, else Docker, else
+embedded), started once per test session on free ports under ``.run/test-<pid>/`` (fsync off),
+stopped and removed at the end.
+
+Register it in the top-level ``tests/conftest.py``::
+
+    pytest_plugins = ["mc_events.testing"]
+
+then::
+
+    def test_something(infra):                      # session-scoped Infra
+        url = fresh_database(infra, "registry")     # a new, uniquely named database
+        topic = unique_name("registry.awards")      # unique topic / group names
+        infra.kafka_bootstrap, infra.kafka_idempotence
+
+``MC_KEEP_RUN_DIR=1`` keeps ``.run/test-<pid>/`` (logs, data) after the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from mc_events.devinfra.common import (
+    PID_FILE,
+    PidLock,
+    find_repo_root,
+    process_run_dir,
+    reap_stale_test_dirs,
+    run_root,
+)
+from mc_events.devinfra.infra import Infra, InfraHandle, start_infra
+from mc_events.devinfra.postgres import (
+    EmbeddedPostgres,
+    create_database,
+    create_database_async,
+    drop_database,
+)
+
+__all__ = [
+    "fresh_database",
+    "fresh_database_async",
+    "fresh_db_url",
+    "infra",
+    "infra_handle",
+    "unique_name",
+]
+
+_created_databases: list[tuple[str, str]] = []  # (server URL, name), dropped if external
+_summary: list[str] = []
+
+
+def unique_name(prefix: str = "t") -> str:
+    """``<prefix>-<12 hex>``: a topic, consumer group or other name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def _database_name(prefix: str) -> str:
+    base = re.sub(r"[^a-z0-9_]", "_", prefix.lower()).strip("_") or "test"
+    if base[0].isdigit():
+        base = f"t_{base}"
+    return f"{base[:48]}_{uuid.uuid4().hex[:12]}"
+
+
+def fresh_database(infra: Infra, prefix: str = "test") -> str:
+    """Create a new database ``<prefix>_<12 hex>`` on the infra's server; returns its URL
+    (``postgresql://...``). Blocking (tens of ms); safe to call from async tests/fixtures."""
+    name = _database_name(prefix)
+    create_database(infra.postgres_url, name)
+    _created_databases.append((infra.postgres_url, name))
+    return infra.database_url(name)
+
+
+async def fresh_database_async(infra: Infra, prefix: str = "test") -> str:
+    """:func:`fresh_database` without blocking the event loop."""
+    name = _database_name(prefix)
+    await create_database_async(infra.postgres_url, name)
+    _created_databases.append((infra.postgres_url, name))
+    return infra.database_url(name)
+
+
+@pytest.fixture(scope="session")
+def infra_handle(request: pytest.FixtureRequest) -> Iterator[InfraHandle]:
+    """The started infrastructure (PIDs, logs, timings); most tests want ``infra``."""
+    root = find_repo_root(request.config.rootpath)
+    reap_stale_test_dirs(run_root(root), EmbeddedPostgres.stop_leftover)
+    run_dir = process_run_dir(root)
+    lock = PidLock(run_dir / PID_FILE)
+    lock.acquire()
+    started = time.perf_counter()
+    try:
+        handle = start_infra(run_dir, fsync=False)
+    except BaseException:
+        lock.release()
+        raise
+    elapsed = time.perf_counter() - started
+    detail = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in handle.timings.items())
+    _summary.append(f"infra: {handle.infra.kind} ready in {elapsed:.2f} s ({detail})")
+    try:
+        yield handle
+    finally:
+        try:
+            if handle.infra.kind.postgres == "external":
+                for server, name in _created_databases:
+                    with contextlib.suppress(Exception):
+                        drop_database(server, name)
+            _created_databases.clear()
+            handle.stop()
+        finally:
+            lock.release()
+            if not os.environ.get("MC_KEEP_RUN_DIR"):
+                shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def infra(infra_handle: InfraHandle) -> Infra:
+    """PostgreSQL server URL, Kafka bootstrap and producer idempotence for this session."""
+    return infra_handle.infra
+
+
+@pytest.fixture
+def fresh_db_url(infra: Infra, request: pytest.FixtureRequest) -> str:
+    """A new database for this test, named after it."""
+    return fresh_database(infra, request.node.name)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _summary:
+        terminalreporter.write_line(line)
