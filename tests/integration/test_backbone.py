@@ -51,6 +51,18 @@ async def unpublished(db) -> int:
         ).scalar_one()
 
 
+async def publish_all(db, kafka_settings) -> int:
+    """One relay, run until the outbox is drained; returns how many events it published."""
+    relay = backbone_app.make_relay(db.engine, kafka_settings)
+    published = 0
+    try:
+        while claimed := await relay.publish_pending():
+            published += claimed
+    finally:
+        await relay.stop()
+    return published
+
+
 async def consume_until(consumer, predicate, timeout: float = 30.0) -> None:
     """Drive ``consumer`` batch by batch until ``predicate()`` holds (bounded)."""
     await consumer.start()
@@ -72,11 +84,7 @@ async def test_an_event_whose_transaction_rolls_back_is_never_published(db, kafk
         await session.rollback()
     await backbone_app.increment(db.sessions, contract, "committed")
 
-    relay = backbone_app.make_relay(db.engine, kafka_settings)
-    try:
-        assert await relay.publish_pending() == 1
-    finally:
-        await relay.stop()
+    assert await publish_all(db, kafka_settings) == 1
 
     records = await read_topic(kafka_settings, topic, at_least=1)
     assert [r.key for r in records] == [b"committed"]
@@ -96,11 +104,7 @@ async def test_relay_killed_after_publishing_before_marking_sent_still_yields_ef
     assert len(await read_topic(kafka_settings, topic, at_least=20)) == 20
     assert await unpublished(db) == 20
 
-    relay = backbone_app.make_relay(db.engine, kafka_settings)
-    try:
-        await relay.publish_pending()
-    finally:
-        await relay.stop()
+    await publish_all(db, kafka_settings)
     assert await unpublished(db) == 0
     published = await read_topic(kafka_settings, topic, at_least=40)
     assert len(published) == 40, "each event is on the topic twice: before and after the crash"
@@ -126,11 +130,7 @@ async def test_consumer_killed_after_db_commit_before_offset_commit_applies_each
     contract = counter_contract(topic)
     for i in range(30):
         await backbone_app.increment(db.sessions, contract, f"k{i % 3}")
-    relay = backbone_app.make_relay(db.engine, kafka_settings)
-    try:
-        await relay.publish_pending()
-    finally:
-        await relay.stop()
+    await publish_all(db, kafka_settings)
 
     group = f"{topic}-g"
     crashing = Proc(
@@ -215,11 +215,7 @@ async def test_a_non_retryable_handler_error_is_dead_lettered_without_retries(
         await execute_core(session, failing_keys.insert().values(key="unknown-enrollment"))
         await add_event(session, contract(key="unknown-enrollment", n=1))
     await backbone_app.increment(db.sessions, contract, "fine")
-    relay = backbone_app.make_relay(db.engine, kafka_settings)
-    try:
-        await relay.publish_pending()
-    finally:
-        await relay.stop()
+    await publish_all(db, kafka_settings)
 
     consumer = backbone_app.make_consumer(db.sessions, kafka_settings, contract, f"{topic}-g")
 
@@ -330,11 +326,7 @@ async def test_records_carry_cloudevents_binary_headers_and_a_plain_sdk_reads_th
 
     contract = counter_contract(topic)
     await backbone_app.increment(db.sessions, contract, "educator-42")
-    relay = backbone_app.make_relay(db.engine, kafka_settings)
-    try:
-        await relay.publish_pending()
-    finally:
-        await relay.stop()
+    await publish_all(db, kafka_settings)
     (record,) = await read_topic(kafka_settings, topic, at_least=1)
     headers = dict(record.headers)
     for name in (
@@ -366,11 +358,7 @@ async def test_one_trace_spans_the_request_the_outbox_the_broker_and_the_handler
         await backbone_app.increment(db.sessions, contract, "traced")
     trace_id = request_span.get_span_context().trace_id
 
-    relay = backbone_app.make_relay(db.engine, kafka_settings)
-    try:
-        await relay.publish_pending()
-    finally:
-        await relay.stop()
+    await publish_all(db, kafka_settings)
     consumer = backbone_app.make_consumer(db.sessions, kafka_settings, contract, f"{topic}-g")
 
     async def applied() -> bool:
@@ -391,11 +379,7 @@ async def test_operator_lists_dead_letters_and_replays_one_after_the_fix(db, kaf
         await execute_core(session, failing_keys.insert().values(key="flaky"))
     await backbone_app.increment(db.sessions, contract, "flaky")
     await backbone_app.increment(db.sessions, contract, "steady")
-    relay = backbone_app.make_relay(db.engine, kafka_settings)
-    try:
-        await relay.publish_pending()
-    finally:
-        await relay.stop()
+    await publish_all(db, kafka_settings)
     consumer = backbone_app.make_consumer(db.sessions, kafka_settings, contract, f"{topic}-g")
 
     async def steady_applied() -> bool:
@@ -438,3 +422,44 @@ async def test_operator_lists_dead_letters_and_replays_one_after_the_fix(db, kaf
     await consume_until(consumer, both_applied)
     rows = await effect_rows(db)
     assert [event_id for event_id, key, _ in rows if key == "flaky"] == [letter["event_id"]]
+
+
+async def test_a_member_leaving_mid_stream_hands_its_partitions_over_and_nothing_is_applied_twice(
+    db, kafka_settings, topic
+):
+    contract = counter_contract(topic)
+    for i in range(120):
+        await backbone_app.increment(db.sessions, contract, f"k{i % 12}")
+    await publish_all(db, kafka_settings)
+
+    group = f"{topic}-g"
+    first = backbone_app.make_consumer(db.sessions, kafka_settings, contract, group, name=group)
+    second = backbone_app.make_consumer(db.sessions, kafka_settings, contract, group, name=group)
+    for member in (first, second):
+        member.settings = type(member.settings)(max_records=5)
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    tasks = [
+        asyncio.create_task(first.run(stop_first)),
+        asyncio.create_task(second.run(stop_second)),
+    ]
+    try:
+
+        async def some_applied() -> bool:
+            return len(await effect_rows(db)) >= 20
+
+        assert await wait_until(some_applied, 60)
+        stop_first.set()  # graceful: finishes its batch, commits, leaves the group
+        await tasks[0]
+
+        async def all_applied() -> bool:
+            return len(await effect_rows(db)) >= 120
+
+        assert await wait_until(all_applied, 60), "the remaining member took over"
+        await asyncio.sleep(1.0)
+    finally:
+        stop_first.set()
+        stop_second.set()
+        await asyncio.gather(*tasks)
+    rows = await effect_rows(db)
+    assert len(rows) == 120
+    assert len({event_id for event_id, _, _ in rows}) == 120

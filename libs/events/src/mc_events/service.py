@@ -64,7 +64,8 @@ class ServiceSettings(BaseSettings):
     run_relay: bool = True
     run_consumers: bool = True
     log_json: bool = True
-    log_level: str = "INFO"
+    log_level: str | None = None
+    """Falls back to ``LOG_LEVEL``, then INFO."""
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
 
