@@ -46,7 +46,7 @@ stop: install ## Stop a `make run` started elsewhere
 status: install ## Is a `make run` up? Which ports?
 	@$(VENV)/bin/mc-dev status
 
-test: install ## Run every test (unit, contract, integration, end-to-end) on real infrastructure
+test: install lint ## Lint, then every test (unit, contract, integration, end-to-end) on real infrastructure
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: install ## Unit and contract tests only (no broker, no database)
