@@ -1,0 +1,91 @@
+"""Every service starts on the backbone the same way: migrations apply (twice, harmlessly), the
+app serves health, readiness, metrics and its OpenAPI document, and its topics exist."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from mc_events import kafka, migrations
+from mc_events.service import ServiceDefinition, create_app
+from mc_events.testing import fresh_database
+from mc_events.topics import ensure_topics
+
+SERVICES = ["enrollment", "review", "registry", "compensation"]
+
+pytestmark = pytest.mark.slow
+
+
+def definition(name: str, database_url: str, kafka_settings: kafka.KafkaSettings):
+    bootstrap = importlib.import_module(f"{name}.bootstrap")
+    config = importlib.import_module(f"{name}.config")
+    settings = config.Settings(database_url=database_url, kafka=kafka_settings)
+    built: ServiceDefinition = bootstrap.build(settings)
+    return built
+
+
+def migrate(name: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, f"{name.upper()}_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", name, "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_service_migrates_starts_and_reports_ready(name, infra, kafka_settings):
+    database_url = fresh_database(infra, name)
+    result = migrate(name, database_url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    service = definition(name, database_url, kafka_settings)
+    # A second run (another replica starting, say) finds everything in place.
+    await asyncio.to_thread(migrations.upgrade, service.migrations_dir, database_url)
+
+    app = create_app(service)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok", "service": name}
+
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+
+            metrics = (await client.get("/metrics")).text
+            for metric in ("outbox_backlog", "outbox_oldest_age_seconds", "events_published_total"):
+                assert f"{name}_{metric}" in metrics
+
+            openapi = (await client.get("/openapi.json")).json()
+            assert openapi["info"]["title"] == service.title
+            assert {"/healthz", "/readyz", "/metrics"} <= set(openapi["paths"])
+            assert (await client.get("/docs")).status_code == 200
+
+    admin = kafka.admin(kafka_settings)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        for topic in [*service.publishes, *service.subscribes]:
+            assert {topic.name, f"{topic.name}.dlq"} <= existing
+        # Start-up is idempotent: a second creation finds nothing missing.
+        assert await ensure_topics(admin, [*service.publishes, *service.subscribes]) == []
+    finally:
+        await admin.close()
+
+
+async def test_readiness_fails_clearly_when_the_database_is_unreachable(kafka_settings):
+    service = definition("registry", "postgresql://nobody@127.0.0.1:9/registry", kafka_settings)
+    app = create_app(service, relay=False, consumers=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"].startswith("unavailable")
