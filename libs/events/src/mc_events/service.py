@@ -40,6 +40,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from mc_events import kafka as kafka_clients
 from mc_events import migrations
+from mc_events.auth import AuthSettings, TokenVerifier
 from mc_events.consumer import ConsumerSettings, EventConsumer, Handler
 from mc_events.contracts.base import Event
 from mc_events.db import create_engine, session_factory
@@ -67,6 +68,7 @@ class ServiceSettings(BaseSettings):
     log_level: str | None = None
     """Falls back to ``LOG_LEVEL``, then INFO."""
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Without an issuer every protected route answers 401; public routes still work.
+    app.state.token_verifier = TokenVerifier(settings.auth) if settings.auth.jwks_url else None
     ops = APIRouter(tags=["operations"])
 
     @ops.get("/healthz", summary="Liveness: the process is up")

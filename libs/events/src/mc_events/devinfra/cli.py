@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mc_events.auth import Role
 from mc_events.devinfra.common import (
     DEFAULT_KAFKA_PORT,
     DEFAULT_PG_PORT,
@@ -28,6 +29,7 @@ from mc_events.devinfra.common import (
 from mc_events.devinfra.supervisor import (
     Supervisor,
     console_for,
+    dev_issuer,
     parse_service,
     status,
     stop_running,
@@ -79,7 +81,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", parents=[common], help="show what runs where")
     st.add_argument("--json", action="store_true")
+
+    tok = sub.add_parser(
+        "token",
+        parents=[common],
+        help="print a bearer token from the development issuer",
+        description="Mint an access token for the services of `make run`, e.g. "
+        "`mc-dev token --role educator --educator-id TX-0001 --district-id D-1`; "
+        'use it as `curl -H "Authorization: Bearer $(mc-dev token --role state_admin)" ...`.',
+    )
+    tok.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
+    tok.add_argument("--sub", help="subject (default: derived from the role and ids)")
+    tok.add_argument("--educator-id")
+    tok.add_argument("--assessor-id")
+    tok.add_argument("--district-id")
+    tok.add_argument("--issuer-id")
+    tok.add_argument("--scope", help="space-separated OAuth scopes")
+    tok.add_argument("--expires-in", type=int, default=8 * 3600, help="seconds (default 8 h)")
     return parser
+
+
+def mint_token(args: argparse.Namespace, run_dir: Path) -> str:
+    claims = {
+        name: value
+        for name in ("educator_id", "assessor_id", "district_id", "issuer_id", "scope")
+        if (value := getattr(args, name)) is not None
+    }
+    subject = args.sub or next(iter(claims.values()), None) or f"dev-{args.role[0]}"
+    return dev_issuer(run_dir).mint(subject, args.role, expires_in=args.expires_in, **claims)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return stop_running(run_dir, timeout=args.timeout, console=console)
         if args.command == "status":
             return status(run_dir, as_json=args.json, console=console)
+        if args.command == "token":
+            print(mint_token(args, run_dir))
+            return 0
         env = dict(os.environ)
         services = None
         if args.infra_only:

@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from mc_events.auth import DevIssuer
 from mc_events.devinfra.common import (
     DEFAULT_KAFKA_PORT,
     DEFAULT_PG_PORT,
@@ -296,7 +297,11 @@ class Supervisor:
         self.say(f"ready in {total:.1f} s ({parts})", style="green")
 
     def service_env(self, infra: Infra, spec: ServiceSpec) -> dict[str, str]:
+        # Tokens for `make run` come from a local dev issuer (`mc-dev token`); a real
+        # deployment sets AUTH_* to its OIDC provider instead.
+        issuer_env = {} if "AUTH_JWKS_URL" in self.env else dev_issuer(self.run_dir).env()
         return {
+            **issuer_env,
             **self.env,
             **infra.service_env(spec.name, port=spec.port, run_dir=self.run_dir),
             "MC_SERVICE": spec.name,
@@ -515,6 +520,16 @@ def print_state(console: Console, state: Mapping[str, Any], *, check: bool = Fal
     )
     exports = " ".join(f"{k}={v}" for k, v in infra.env().items())
     console.print(f"to reuse from another shell: export {exports}", markup=False, highlight=False)
+    console.print(
+        "API tokens: .venv/bin/mc-dev token --role state_admin (see `mc-dev token --help`)",
+        markup=False,
+        highlight=False,
+    )
+
+
+def dev_issuer(run_dir: Path) -> DevIssuer:
+    """The development token issuer of a run folder (keys under ``<run_dir>/auth``)."""
+    return DevIssuer(run_dir / "auth")
 
 
 def console_for(stream: TextIO | None = None) -> Console:
