@@ -89,3 +89,19 @@ async def test_readiness_fails_clearly_when_the_database_is_unreachable(kafka_se
         ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"].startswith("unavailable")
+
+
+async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_token_issuer(
+    infra, tmp_path
+):
+    from mc_events.auth import Role
+    from mc_events.testing import running_service
+    from registry.bootstrap import build
+    from registry.config import Settings
+
+    async with running_service(build, Settings, infra, tmp_path) as svc:
+        assert (await svc.client.get("/readyz")).status_code == 200
+        assert svc.runtime.consumers[0].group_id.startswith("registry-")
+        headers = svc.auth("admin-1", Role.STATE_ADMIN)
+        principal = svc.app.state.token_verifier.verify(headers["Authorization"].split()[1])
+        assert principal.roles == {Role.STATE_ADMIN}

@@ -64,6 +64,9 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     run_relay: bool = True
     run_consumers: bool = True
+    consumer_group: str | None = None
+    """Kafka consumer group (default: the service name). Tests and side-by-side deployments
+    on one cluster give each their own."""
     log_json: bool = True
     log_level: str | None = None
     """Falls back to ``LOG_LEVEL``, then INFO."""
@@ -117,6 +120,7 @@ class ServiceRuntime:
             self.consumers.append(
                 EventConsumer(
                     name=definition.name,
+                    group_id=settings.consumer_group or definition.name,
                     handlers=definition.handlers,
                     topics={t.name for t in definition.subscribes}
                     | {c.topic for c in definition.handlers},
