@@ -17,6 +17,7 @@ import signal
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -102,6 +103,9 @@ async def apply_increment(session: AsyncSession, received: Received[Any]) -> Non
     if refused.first() is not None:
         if event.key.startswith("unknown-"):
             raise NonRetryableError(f"no such counter {event.key}")
+        if event.key.startswith("db-down-"):
+            # What the driver raises when the database goes away mid-transaction.
+            raise OperationalError("INSERT INTO effects", {}, ConnectionError("server closed"))
         raise RuntimeError(f"refusing key {event.key}")
     await execute_core(
         session, effects.insert().values(event_id=received.envelope.id, key=event.key, n=event.n)

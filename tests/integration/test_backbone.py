@@ -25,7 +25,7 @@ from mc_events import kafka
 from mc_events.consumer import wait_until
 from mc_events.db import execute_core
 from mc_events.envelope import parse_record, to_record
-from mc_events.outbox import add_event
+from mc_events.outbox import add_event, add_events
 from mc_events.storage import outbox
 from mc_events.telemetry import tracer
 
@@ -463,3 +463,85 @@ async def test_a_member_leaving_mid_stream_hands_its_partitions_over_and_nothing
     rows = await effect_rows(db)
     assert len(rows) == 120
     assert len({event_id for event_id, _, _ in rows}) == 120
+
+
+async def test_a_batch_of_events_numbers_each_key_in_order_and_continues_its_sequence(
+    db, kafka_settings, topic
+):
+    contract = counter_contract(topic)
+    await backbone_app.increment(db.sessions, contract, "a")  # a: seq 1
+    async with db.sessions() as session, session.begin():
+        await add_events(
+            session,
+            [contract(key="a", n=2), contract(key="b", n=1), contract(key="a", n=3)],
+        )
+    await backbone_app.increment(db.sessions, contract, "b")  # b: seq 2, after the batch
+
+    async with db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(outbox.c.partition_key, outbox.c.key_seq, outbox.c.payload).order_by(
+                    outbox.c.partition_key, outbox.c.key_seq
+                )
+            )
+        ).all()
+    sequence = [(key, seq, json.loads(payload)["n"]) for key, seq, payload in rows]
+    assert sequence == [("a", 1, 1), ("a", 2, 2), ("a", 3, 3), ("b", 1, 1), ("b", 2, 1)]
+
+    await publish_all(db, kafka_settings)
+    records = await read_topic(kafka_settings, topic, at_least=5)
+    on_broker: dict[bytes, list[int]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        on_broker[record.key].append(json.loads(record.value)["n"])
+    assert on_broker[b"a"] == [1, 2, 3]
+
+
+async def test_relay_keeps_events_while_the_broker_is_unreachable_and_publishes_them_after(
+    db, kafka_settings, topic
+):
+    contract = counter_contract(topic)
+    for _ in range(3):
+        await backbone_app.increment(db.sessions, contract, "patient")
+    unreachable = kafka_settings.model_copy(
+        update={"bootstrap_servers": "127.0.0.1:9", "request_timeout_ms": 1000}
+    )
+    relay = backbone_app.make_relay(db.engine, unreachable)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.sleep(2.0)
+    stop.set()
+    await task
+    assert relay._metrics.registry.get_sample_value("backbone_test_relay_errors_total") >= 2
+    assert await unpublished(db) == 3, "nothing marked sent while nothing was sent"
+
+    assert await publish_all(db, kafka_settings) == 3
+    assert len(await read_topic(kafka_settings, topic, at_least=3)) == 3
+
+
+async def test_a_database_outage_in_a_handler_is_retried_not_dead_lettered(
+    db, kafka_settings, topic
+):
+    contract = counter_contract(topic)
+    async with db.sessions() as session, session.begin():
+        await execute_core(session, failing_keys.insert().values(key="db-down-1"))
+    await backbone_app.increment(db.sessions, contract, "db-down-1")
+    await publish_all(db, kafka_settings)
+
+    consumer = backbone_app.make_consumer(db.sessions, kafka_settings, contract, f"{topic}-g")
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.sleep(2.0)  # the "outage": every attempt fails
+        assert await effect_rows(db) == []
+        async with db.sessions() as session, session.begin():
+            await execute_core(session, failing_keys.delete())  # the database is back
+
+        async def applied() -> bool:
+            return len(await effect_rows(db)) == 1
+
+        assert await wait_until(applied, 30)
+    finally:
+        stop.set()
+        await task
+    dead = await read_topic(kafka_settings, f"{topic}.dlq", at_least=0, timeout=2.0)
+    assert dead == [], "an infrastructure failure is not the event's fault"

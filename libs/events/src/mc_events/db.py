@@ -5,7 +5,7 @@ Repositories query; the unit of work commits. Nothing here connects at import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -87,7 +87,7 @@ class UnitOfWork:
 async def execute_core(
     session: SAAsyncSession | AsyncConnection,
     statement: Executable,
-    params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> CursorResult[Any]:
     """Run a Core statement in the session's transaction (plumbing tables are Core, not ORM)."""
     conn = await session.connection() if isinstance(session, SAAsyncSession) else session

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,38 +63,83 @@ async def add_event(
     Pass ``event_id`` when the id must be deterministic (e.g. derived from a ledger entry), so a
     retried command produces the same event instead of a second one.
     """
-    record = to_record(
-        event,
-        source=source or default_source(event),
-        event_id=event_id,
-        time=time,
-        trace_headers=current_trace_headers(),
-    )
-    # Taking the key's next number row-locks its counter until commit: two transactions that
+    (added,) = await add_events(session, [event], event_ids=[event_id], time=time, source=source)
+    return added
+
+
+async def add_events(
+    session: AsyncSession | AsyncConnection,
+    events: Sequence[Event],
+    *,
+    event_ids: Sequence[str | None] | None = None,
+    time: datetime | None = None,
+    source: str | None = None,
+) -> list[str]:
+    """:func:`add_event` for many events in two statements (bulk imports, batch handlers).
+
+    Events of one key keep the order they have in ``events``.
+    """
+    if not events:
+        return []
+    ids = list(event_ids) if event_ids is not None else [None] * len(events)
+    if len(ids) != len(events):
+        raise ValueError("event_ids must match events one to one")
+    trace_headers = current_trace_headers()
+    records = [
+        to_record(
+            event,
+            source=source or default_source(event),
+            event_id=event_id,
+            time=time,
+            trace_headers=trace_headers,
+        )
+        for event, event_id in zip(events, ids, strict=True)
+    ]
+    keys = [
+        (record.topic, event.partition_key()) for record, event in zip(records, events, strict=True)
+    ]
+    counts = Counter(keys)
+    # Taking a key's next numbers row-locks its counter until commit: two transactions that
     # write events for one key are serialised, so key_seq order is commit order, without gaps.
+    # Keys are locked in sorted order so that concurrent batches cannot deadlock on them.
     seq_stmt = (
         pg_insert(outbox_key_seq)
-        .values(topic=record.topic, partition_key=event.partition_key(), last_seq=1)
+        .values(
+            [
+                {"topic": topic, "partition_key": key, "last_seq": count}
+                for (topic, key), count in sorted(counts.items())
+            ]
+        )
         .on_conflict_do_update(
             index_elements=[outbox_key_seq.c.topic, outbox_key_seq.c.partition_key],
-            set_={"last_seq": outbox_key_seq.c.last_seq + 1},
+            set_={
+                "last_seq": outbox_key_seq.c.last_seq + pg_insert(outbox_key_seq).excluded.last_seq
+            },
         )
-        .returning(outbox_key_seq.c.last_seq)
+        .returning(
+            outbox_key_seq.c.topic, outbox_key_seq.c.partition_key, outbox_key_seq.c.last_seq
+        )
     )
-    key_seq = (await execute_core(session, seq_stmt)).scalar_one()
-    await execute_core(
-        session,
-        outbox.insert().values(
-            event_id=record.event_id,
-            event_type=event.ce_type(),
-            topic=record.topic,
-            partition_key=event.partition_key(),
-            key_seq=key_seq,
-            headers=[[name, value.decode()] for name, value in record.headers],
-            payload=record.value,
-        ),
-    )
-    return record.event_id
+    next_seq: dict[tuple[str, str], int] = {}
+    for row in (await execute_core(session, seq_stmt)).all():
+        key = (row.topic, row.partition_key)
+        next_seq[key] = row.last_seq - counts[key] + 1
+    rows = []
+    for record, event, key in zip(records, events, keys, strict=True):
+        rows.append(
+            {
+                "event_id": record.event_id,
+                "event_type": event.ce_type(),
+                "topic": record.topic,
+                "partition_key": key[1],
+                "key_seq": next_seq[key],
+                "headers": [[name, value.decode()] for name, value in record.headers],
+                "payload": record.value,
+            }
+        )
+        next_seq[key] += 1
+    await execute_core(session, outbox.insert(), rows)
+    return [record.event_id for record in records]
 
 
 @dataclass(frozen=True)
