@@ -262,13 +262,22 @@ class EventConsumer:
         error (rolled back). With it, failing events are retried and finally marked failed."""
         try:
             async with self._sessions() as session, session.begin():
+                # Fast path: claim every event in the inbox with one statement; redeliveries
+                # (and an event twice in one batch) come back unclaimed and are skipped.
+                claimed = set() if isolate else await self._claim_all(session, work)
                 for item in work:
                     item.error = None
                     if isolate:
                         item.status = await self._handle_isolated(session, item)
                         continue
+                    assert item.envelope is not None
+                    if item.envelope.id not in claimed:
+                        item.status = "duplicate"
+                        continue
+                    claimed.discard(item.envelope.id)
                     try:
-                        item.status = await self._handle_one(session, item)
+                        await self._run_handler(session, item)
+                        item.status = "processed"
                     except (OperationalError, InterfaceError):
                         raise
                     except Exception as exc:
@@ -308,7 +317,10 @@ class EventConsumer:
             item.attempts += 1
             try:
                 async with session.begin_nested():
-                    return await self._handle_one(session, item)
+                    if not await self._claim_one(session, item):
+                        return "duplicate"
+                    await self._run_handler(session, item)
+                    return "processed"
             except (OperationalError, InterfaceError):
                 raise
             except Exception as exc:
@@ -329,20 +341,35 @@ class EventConsumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.settings.backoff_max)
 
-    async def _handle_one(self, session: AsyncSession, item: _Item) -> str:
+    async def _claim_all(self, session: AsyncSession, work: list[_Item]) -> set[str]:
+        """Insert the inbox rows of ``work``; returns the event ids that were new."""
+        rows = [
+            {"consumer": self.name, "event_id": item.envelope.id, "event_type": item.envelope.type}
+            for item in work
+            if item.envelope is not None
+        ]
+        result = await execute_core(
+            session,
+            pg_insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id),
+        )
+        return {row.event_id for row in result.all()}
+
+    async def _claim_one(self, session: AsyncSession, item: _Item) -> bool:
+        assert item.envelope is not None
+        inserted = await execute_core(
+            session,
+            pg_insert(inbox)
+            .values(consumer=self.name, event_id=item.envelope.id, event_type=item.envelope.type)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id),
+        )
+        return inserted.first() is not None
+
+    async def _run_handler(self, session: AsyncSession, item: _Item) -> None:
         assert item.envelope is not None
         assert item.event is not None
         assert item.handler is not None
         envelope = item.envelope
-        inserted = await execute_core(
-            session,
-            pg_insert(inbox)
-            .values(consumer=self.name, event_id=envelope.id, event_type=envelope.type)
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id),
-        )
-        if inserted.first() is None:
-            return "duplicate"
         headers = {k: v.decode(errors="replace") for k, v in item.record.headers or () if v}
         with tracer().start_as_current_span(
             f"{item.record.topic} process",
@@ -362,7 +389,6 @@ class EventConsumer:
             self._metrics.handler_seconds.labels(
                 consumer=self.name, event_type=envelope.type
             ).observe(time.perf_counter() - started)
-        return "processed"
 
     # -- dead letters and offsets ------------------------------------------------------------
 
