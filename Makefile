@@ -57,13 +57,15 @@ lint: install ## ruff, formatting, mypy (strict), schemas up to date and compati
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy libs/events/src services/enrollment/src services/review/src services/registry/src services/compensation/src
 	@$(VENV)/bin/python -m mc_events.schemas check
+	@$(VENV)/bin/python -m mc_events.asyncapi check
 
 format: install ## Apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
 
-schemas: install ## Regenerate the checked-in JSON Schemas of the event contracts
+schemas: install ## Regenerate the checked-in JSON Schemas and AsyncAPI document of the events
 	@$(VENV)/bin/python -m mc_events.schemas write
+	@$(VENV)/bin/python -m mc_events.asyncapi write
 
 clean: ## Remove environments and everything under .run/ (stop `make run` first)
 	rm -rf $(VENV) $(TOOLS) .run .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -209,6 +210,13 @@ class ServiceRuntime:
         return checks
 
 
+@functools.cache
+def _asyncapi() -> dict[str, Any]:
+    from mc_events import asyncapi
+
+    return asyncapi.build()
+
+
 def _http_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
     registry = runtime.metrics.registry
     requests = Counter(
@@ -282,6 +290,14 @@ def create_app(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
         )
+
+    @ops.get(
+        "/asyncapi.json",
+        summary="AsyncAPI 3 document of every event stream (topics, keys, payload schemas)",
+        tags=["events"],
+    )
+    async def asyncapi_document() -> JSONResponse:
+        return JSONResponse(_asyncapi())
 
     @ops.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
