@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_NO_PROGRESS := 1
 PYTEST_ARGS ?=
 
-.PHONY: help install run stop status test test-fast lint format schemas clean
+.PHONY: help install run stop status test test-fast lint format schemas bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ format: install ## Apply ruff's fixes and formatting
 schemas: install ## Regenerate the checked-in JSON Schemas and AsyncAPI document of the events
 	@$(VENV)/bin/python -m mc_events.schemas write
 	@$(VENV)/bin/python -m mc_events.asyncapi write
+
+bench: install ## Throughput of the backbone on this machine (outbox, relay, consumer), with raw limits
+	@$(VENV)/bin/python bench/backbone.py
 
 clean: ## Remove environments and everything under .run/ (stop `make run` first)
 	rm -rf $(VENV) $(TOOLS) .run .pytest_cache .mypy_cache .ruff_cache
