@@ -19,7 +19,7 @@ import backbone_app
 import pytest
 import sqlalchemy as sa
 from backbone_app import counter_contract, effects, failing_keys
-from conftest import Proc, read_topic
+from backbone_helpers import Proc, read_topic
 
 from mc_events import kafka
 from mc_events.consumer import wait_until
