@@ -10,3 +10,10 @@ class Settings(ServiceSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/registry"
     port: int = 8003
+    public_base_url: str = "http://127.0.0.1:8003"
+    """Where verifiers reach this registry: credential, achievement, issuer and status-list
+    URLs on issued credentials are built from it (they cannot change after issuance)."""
+    evidence_base_url: str = "http://127.0.0.1:8001"
+    """Where the gated evidence lives (the enrollment service); credentials only link to it."""
+    issuer_name: str = "State Department of Education"
+    """The credential issuer: the state, which runs the registry."""

@@ -1,7 +1,17 @@
-"""One transaction per command; repositories hang off it as the service grows."""
+"""One transaction per command; repositories hang off it."""
+
+from typing import Self
 
 from mc_events.db import UnitOfWork as _BaseUnitOfWork
+from registry.adapters.catalog_repository import CatalogRepository
 
 
 class UnitOfWork(_BaseUnitOfWork):
-    """The registry unit of work."""
+    """The registry unit of work: ``async with uow: ...; await uow.commit()``."""
+
+    catalog: CatalogRepository
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.catalog = CatalogRepository(self.session)
+        return self

@@ -2,4 +2,12 @@
 
 from fastapi import APIRouter
 
-router = APIRouter()
+from registry.entrypoints.api import catalog, credentials
+from registry.entrypoints.api.deps import ApiContext
+
+
+def build_router(ctx: ApiContext) -> APIRouter:
+    router = APIRouter()
+    router.include_router(catalog.router(ctx))
+    router.include_router(credentials.router(ctx))
+    return router

@@ -1,0 +1,245 @@
+"""Awarded credentials, status lists and the enrollment read model. Queries only; the caller's
+transaction commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
+from mc_events.contracts.registry import RevocationReason
+from mc_events.db import execute_core
+from registry.adapters.tables import credentials, enrollments, status_lists
+from registry.domain import status_list
+from registry.domain.awards import Award, CredentialStatus, Revocation
+from registry.domain.openbadges import StatusEntry
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    award: Award
+    status: StatusEntry
+    document: dict[str, Any]
+
+
+def _award(row: sa.Row[Any]) -> Award:
+    revocation = None
+    if row.revoked_at is not None:
+        revocation = Revocation(
+            reason=RevocationReason(row.revocation_reason),
+            detail=row.revocation_detail or "",
+            at=row.revoked_at,
+            by=row.revoked_by or "",
+        )
+    return Award(
+        credential_id=row.credential_id,
+        enrollment_id=row.enrollment_id,
+        decision_id=row.decision_id,
+        submission_id=row.submission_id,
+        educator_id=row.educator_id,
+        district_id=row.district_id,
+        micro_credential_id=row.micro_credential_id,
+        micro_credential_version=row.micro_credential_version,
+        issuer_id=row.issuer_id,
+        achievement_name=row.achievement_name,
+        purpose=Purpose(row.purpose),
+        credits=Credits(value=Decimal(row.credits_value), unit=CreditUnit(row.credits_unit)),
+        results=tuple(CriterionResult.model_validate(r) for r in row.results),
+        awarded_at=row.awarded_at,
+        valid_until=row.valid_until,
+        status=CredentialStatus(row.status),
+        revocation=revocation,
+    )
+
+
+class AwardsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def credential_for_enrollment(self, enrollment_id: str) -> str | None:
+        row = (
+            await execute_core(
+                self.session,
+                sa.select(credentials.c.credential_id).where(
+                    credentials.c.enrollment_id == enrollment_id
+                ),
+            )
+        ).first()
+        return row.credential_id if row else None
+
+    async def allocate_status_index(
+        self, purpose: status_list.StatusPurpose, now: datetime
+    ) -> StatusEntry:
+        """The next free index of the open list for ``purpose`` (a new list when it is full).
+
+        The list row stays locked until commit, so indexes are handed out one at a time.
+        """
+        current = (
+            await execute_core(
+                self.session,
+                sa.select(status_lists.c.list_id, status_lists.c.sequence)
+                .add_columns(status_lists.c.next_index, status_lists.c.size)
+                .where(status_lists.c.purpose == purpose.value)
+                .order_by(status_lists.c.sequence.desc())
+                .limit(1)
+                .with_for_update(),
+            )
+        ).first()
+        if current is None or current.next_index >= current.size:
+            sequence = 1 if current is None else current.sequence + 1
+            list_id = f"{purpose.value}-{sequence}"
+            await execute_core(
+                self.session,
+                sa.insert(status_lists).values(
+                    list_id=list_id,
+                    purpose=purpose.value,
+                    sequence=sequence,
+                    size=status_list.MIN_BITS,
+                    next_index=1,
+                    bits=status_list.empty_list(),
+                    updated_at=now,
+                ),
+            )
+            return StatusEntry(list_id=list_id, index=0, purpose=purpose.value)
+        await execute_core(
+            self.session,
+            sa.update(status_lists)
+            .where(status_lists.c.list_id == current.list_id)
+            .values(next_index=status_lists.c.next_index + 1, updated_at=now),
+        )
+        return StatusEntry(list_id=current.list_id, index=current.next_index, purpose=purpose.value)
+
+    async def set_status(self, entry: StatusEntry, value: bool, now: datetime) -> None:
+        row = (
+            await execute_core(
+                self.session,
+                sa.select(status_lists.c.bits)
+                .where(status_lists.c.list_id == entry.list_id)
+                .with_for_update(),
+            )
+        ).one()
+        bits = status_list.set_bit(bytes(row.bits), entry.index, value)
+        await execute_core(
+            self.session,
+            sa.update(status_lists)
+            .where(status_lists.c.list_id == entry.list_id)
+            .values(bits=bits, updated_at=now),
+        )
+
+    async def status_list(self, list_id: str) -> tuple[str, bytes, datetime] | None:
+        """``(purpose, bits, updated_at)`` of a list."""
+        row = (
+            await execute_core(
+                self.session,
+                sa.select(
+                    status_lists.c.purpose, status_lists.c.bits, status_lists.c.updated_at
+                ).where(status_lists.c.list_id == list_id),
+            )
+        ).first()
+        return (row.purpose, bytes(row.bits), row.updated_at) if row else None
+
+    async def add_credential(
+        self, award: Award, status: StatusEntry, document: dict[str, Any], now: datetime
+    ) -> bool:
+        """Insert; False if the enrollment already has its credential."""
+        result = await execute_core(
+            self.session,
+            pg_insert(credentials)
+            .values(
+                credential_id=award.credential_id,
+                enrollment_id=award.enrollment_id,
+                decision_id=award.decision_id,
+                submission_id=award.submission_id,
+                educator_id=award.educator_id,
+                district_id=award.district_id,
+                micro_credential_id=award.micro_credential_id,
+                micro_credential_version=award.micro_credential_version,
+                issuer_id=award.issuer_id,
+                achievement_name=award.achievement_name,
+                purpose=award.purpose.value,
+                credits_value=award.credits.value,
+                credits_unit=award.credits.unit.value,
+                results=[r.model_dump(mode="json") for r in award.results],
+                awarded_at=award.awarded_at,
+                valid_until=award.valid_until,
+                status=award.status.value,
+                status_list_id=status.list_id,
+                status_list_index=status.index,
+                document=document,
+                recorded_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[credentials.c.enrollment_id])
+            .returning(credentials.c.credential_id),
+        )
+        return result.first() is not None
+
+    async def get(self, credential_id: str, *, for_update: bool = False) -> StoredCredential | None:
+        query = sa.select(credentials).where(credentials.c.credential_id == credential_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await execute_core(self.session, query)).first()
+        if row is None:
+            return None
+        return StoredCredential(
+            award=_award(row),
+            status=StatusEntry(list_id=row.status_list_id, index=row.status_list_index),
+            document=row.document,
+        )
+
+    async def save_revocation(self, award: Award) -> None:
+        assert award.revocation is not None
+        await execute_core(
+            self.session,
+            sa.update(credentials)
+            .where(credentials.c.credential_id == award.credential_id)
+            .values(
+                status=award.status.value,
+                revoked_at=award.revocation.at,
+                revoked_by=award.revocation.by,
+                revocation_reason=award.revocation.reason.value,
+                revocation_detail=award.revocation.detail,
+            ),
+        )
+
+    # -- enrollments read model --------------------------------------------------------------
+
+    async def record_enrollment(
+        self,
+        *,
+        enrollment_id: str,
+        educator_id: str,
+        micro_credential_id: str,
+        micro_credential_version: int,
+        purpose: Purpose,
+        enrolled_at: datetime,
+    ) -> None:
+        await execute_core(
+            self.session,
+            pg_insert(enrollments)
+            .values(
+                enrollment_id=enrollment_id,
+                educator_id=educator_id,
+                micro_credential_id=micro_credential_id,
+                micro_credential_version=micro_credential_version,
+                purpose=purpose.value,
+                enrolled_at=enrolled_at,
+            )
+            .on_conflict_do_nothing(),
+        )
+
+    async def enrolled_purpose(self, enrollment_id: str) -> Purpose | None:
+        row = (
+            await execute_core(
+                self.session,
+                sa.select(enrollments.c.purpose).where(
+                    enrollments.c.enrollment_id == enrollment_id
+                ),
+            )
+        ).first()
+        return Purpose(row.purpose) if row else None

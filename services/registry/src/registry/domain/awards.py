@@ -1,0 +1,167 @@
+"""Awards: turning a passed review decision into the state's record of a credential, and
+revoking it.
+
+The registry is the system of record, so it checks the decision against the rubric it approved
+rather than trusting the outcome flag: every criterion of that version's rubric has a result,
+each achieved level is one of the criterion's levels, and each is at or above the required
+level (DOMAIN.md, "Decision"). A credential is only awarded for a version the state approved
+(``approved``, or ``retired`` after enrollments had opened).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from mc_events.contracts.common import Credits, CriterionResult, Purpose
+from mc_events.contracts.registry import RevocationReason
+from registry.domain.catalog import MicroCredential
+
+# Namespace of credential ids: one credential per enrollment, so the id is derived from it and
+# a duplicate decision for the same enrollment names the same credential.
+CREDENTIAL_NAMESPACE = uuid.UUID("0b7b8f5e-8a51-4f0c-9a55-61f0d4c1e1a2")
+
+
+class AwardError(Exception):
+    """A decision that can never become an award (the message says why)."""
+
+
+class NotAwardable(AwardError):
+    """The micro-credential version was never approved by the state."""
+
+
+class InconsistentDecision(AwardError):
+    """The decision's results do not satisfy the approved rubric."""
+
+
+class CredentialStateError(Exception):
+    """The credential's status does not allow this change."""
+
+
+class CredentialStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+def credential_id_for(enrollment_id: str) -> str:
+    return str(uuid.uuid5(CREDENTIAL_NAMESPACE, enrollment_id))
+
+
+@dataclass(frozen=True)
+class PassedDecision:
+    """What the registry needs from a passed review decision."""
+
+    decision_id: str
+    enrollment_id: str
+    submission_id: str
+    educator_id: str
+    district_id: str
+    micro_credential_id: str
+    micro_credential_version: int
+    results: tuple[CriterionResult, ...]
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class Revocation:
+    reason: RevocationReason
+    detail: str
+    at: datetime
+    by: str
+
+
+@dataclass
+class Award:
+    credential_id: str
+    enrollment_id: str
+    decision_id: str
+    submission_id: str
+    educator_id: str
+    district_id: str
+    micro_credential_id: str
+    micro_credential_version: int
+    issuer_id: str
+    achievement_name: str
+    purpose: Purpose
+    credits: Credits
+    results: tuple[CriterionResult, ...]
+    awarded_at: datetime
+    valid_until: datetime | None = None
+    status: CredentialStatus = CredentialStatus.ACTIVE
+    revocation: Revocation | None = None
+
+    def revoke(self, reason: RevocationReason, detail: str, at: datetime, by: str) -> None:
+        """Revocation is permanent (a suspension, which is not, is another operation)."""
+        if self.status is CredentialStatus.REVOKED:
+            raise CredentialStateError("the credential is already revoked")
+        self.status = CredentialStatus.REVOKED
+        self.revocation = Revocation(reason=reason, detail=detail.strip(), at=at, by=by)
+
+
+def check_results(mc: MicroCredential, results: tuple[CriterionResult, ...]) -> None:
+    """Raise :class:`InconsistentDecision` unless ``results`` pass the approved rubric."""
+    by_id = {r.criterion_id: r for r in results}
+    if len(by_id) != len(results):
+        raise InconsistentDecision("a criterion has more than one result")
+    rubric = mc.definition.rubric
+    unknown = set(by_id) - {c.id for c in rubric}
+    if unknown:
+        raise InconsistentDecision(f"results for criteria not in the rubric: {sorted(unknown)}")
+    for criterion in rubric:
+        result = by_id.get(criterion.id)
+        if result is None:
+            raise InconsistentDecision(f"no result for criterion {criterion.id}")
+        levels = [level.id for level in criterion.levels]
+        if result.achieved_level_id not in levels:
+            raise InconsistentDecision(
+                f"criterion {criterion.id}: {result.achieved_level_id!r} is not one of its levels"
+            )
+        if levels.index(result.achieved_level_id) < levels.index(criterion.required_level_id):
+            raise InconsistentDecision(
+                f"criterion {criterion.id}: {result.achieved_level_id!r} is below the required "
+                f"{criterion.required_level_id!r}"
+            )
+
+
+def choose_purpose(mc: MicroCredential, enrolled_for: Purpose | None) -> Purpose:
+    """What the award counts for: what the educator enrolled for when the registry has seen the
+    enrollment; otherwise license renewal if the state allows it (the common case), else the
+    first purpose the state allows."""
+    allowed = mc.definition.allowed_purposes
+    if enrolled_for is not None and enrolled_for in allowed:
+        return enrolled_for
+    if Purpose.LICENSE_RENEWAL in allowed:
+        return Purpose.LICENSE_RENEWAL
+    return allowed[0]
+
+
+def award(
+    decision: PassedDecision, mc: MicroCredential, enrolled_for: Purpose | None = None
+) -> Award:
+    """The award a passed decision earns, or :class:`AwardError`."""
+    if (mc.id, mc.version) != (decision.micro_credential_id, decision.micro_credential_version):
+        raise NotAwardable("the decision is about another micro-credential version")
+    if not mc.awardable:
+        raise NotAwardable(
+            f"{mc.id} version {mc.version} is {mc.status.value}: only state-approved versions "
+            "can be awarded"
+        )
+    check_results(mc, decision.results)
+    return Award(
+        credential_id=credential_id_for(decision.enrollment_id),
+        enrollment_id=decision.enrollment_id,
+        decision_id=decision.decision_id,
+        submission_id=decision.submission_id,
+        educator_id=decision.educator_id,
+        district_id=decision.district_id,
+        micro_credential_id=mc.id,
+        micro_credential_version=mc.version,
+        issuer_id=mc.issuer_id,
+        achievement_name=mc.definition.title,
+        purpose=choose_purpose(mc, enrolled_for),
+        credits=mc.definition.credits,
+        results=decision.results,
+        awarded_at=decision.decided_at,
+    )

@@ -1,0 +1,230 @@
+"""The Open Badges 3.0 ``OpenBadgeCredential`` (a W3C Verifiable Credential 2.0) of an award.
+
+Shape and field names: 1EdTech Open Badges 3.0 and ``docs/STANDARDS.md``. What goes on it is
+public (anyone with the link reads it), so:
+
+- the educator appears only as a salted SHA-256 hash of the state educator id
+  (``IdentityObject`` with ``identityType: identifier``): a licensure system that knows the id
+  and reads the salt can match it; nobody else learns it;
+- evidence is a reference to the gated submission in the enrollment service, never the
+  artifacts (they hold student work, DOMAIN.md step 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from registry.domain import status_list
+from registry.domain.awards import Award
+from registry.domain.catalog import MicroCredential
+
+VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB_V3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+# Needed for the 1EdTechJsonSchemaValidator2019 credentialSchema type (STANDARDS.md pitfalls).
+OB_EXTENSIONS_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
+OB_SCHEMA = (
+    "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
+)
+
+
+@dataclass(frozen=True)
+class PublicUrls:
+    """Where the registry and the gated evidence are reached from outside."""
+
+    registry: str
+    evidence: str
+    issuer_name: str
+
+    def _base(self) -> str:
+        return self.registry.rstrip("/")
+
+    @property
+    def issuer(self) -> str:
+        return f"{self._base()}/issuer"
+
+    def provider(self, issuer_id: str) -> str:
+        return f"{self._base()}/issuers/{issuer_id}"
+
+    def achievement(self, mc_id: str, version: int) -> str:
+        return f"{self._base()}/achievements/{mc_id}/versions/{version}"
+
+    def credential(self, credential_id: str) -> str:
+        return f"{self._base()}/credentials/{credential_id}"
+
+    def status_list(self, list_id: str) -> str:
+        return f"{self._base()}/status/{list_id}"
+
+    def submission(self, enrollment_id: str, submission_id: str) -> str:
+        return (
+            f"{self.evidence.rstrip('/')}/enrollments/{enrollment_id}/submissions/{submission_id}"
+        )
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    list_id: str
+    index: int
+    purpose: str = "revocation"
+
+
+def identity_hash(educator_id: str, salt: str) -> str:
+    """OB 3.0 ``IdentityHash``: ``sha256$`` + hex of SHA-256(identifier + salt)."""
+    return "sha256$" + hashlib.sha256((educator_id + salt).encode()).hexdigest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _number(value: Decimal) -> int | float:
+    # OB 3.0 credits are JSON numbers; they are stored as Decimal and only turned into a
+    # number here, at the edge (an integral amount stays an integer).
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def criterion_uri(achievement_id: str, criterion_id: str) -> str:
+    return f"{achievement_id}#criterion-{criterion_id}"
+
+
+def level_uri(achievement_id: str, criterion_id: str, level_id: str) -> str:
+    return f"{achievement_id}#criterion-{criterion_id}-level-{level_id}"
+
+
+def achievement(mc: MicroCredential, provider_name: str, urls: PublicUrls) -> dict[str, Any]:
+    """The OB 3.0 ``Achievement`` of one approved micro-credential version."""
+    spec = mc.definition
+    achievement_id = urls.achievement(mc.id, mc.version)
+    narrative = spec.criteria_narrative or "Submit: " + "; ".join(
+        f"{r.prompt} ({r.kind.value}{', required' if r.required else ''})"
+        for r in spec.evidence_requirements
+    )
+    return {
+        "id": achievement_id,
+        "type": ["Achievement"],
+        "achievementType": "MicroCredential",
+        "name": spec.title,
+        "description": spec.description or spec.competency,
+        "criteria": {"narrative": f"{spec.competency}\n\n{narrative}"},
+        "creditsAvailable": _number(spec.credits.value),
+        "version": str(mc.version),
+        "creator": {
+            "id": urls.provider(mc.issuer_id),
+            "type": ["Profile"],
+            "name": provider_name,
+        },
+        "resultDescription": [
+            {
+                "id": criterion_uri(achievement_id, criterion.id),
+                "type": ["ResultDescription"],
+                "name": criterion.name,
+                "resultType": "RubricCriterionLevel",
+                "requiredLevel": level_uri(
+                    achievement_id, criterion.id, criterion.required_level_id
+                ),
+                "rubricCriterionLevel": [
+                    {
+                        "id": level_uri(achievement_id, criterion.id, level.id),
+                        "type": ["RubricCriterionLevel"],
+                        "name": level.name,
+                    }
+                    for level in criterion.levels
+                ],
+            }
+            for criterion in spec.rubric
+        ],
+    }
+
+
+def open_badge_credential(
+    award: Award,
+    mc: MicroCredential,
+    provider_name: str,
+    urls: PublicUrls,
+    status: StatusEntry,
+    salt: str,
+) -> dict[str, Any]:
+    """The unsigned ``OpenBadgeCredential`` of ``award`` (a proof is added by signing)."""
+    achievement_doc = achievement(mc, provider_name, urls)
+    achievement_id = achievement_doc["id"]
+    status_list = urls.status_list(status.list_id)
+    credential: dict[str, Any] = {
+        "@context": [VC_V2_CONTEXT, OB_V3_CONTEXT, OB_EXTENSIONS_CONTEXT],
+        "id": f"urn:uuid:{award.credential_id}",
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": {"id": urls.issuer, "type": ["Profile"], "name": urls.issuer_name},
+        "validFrom": _iso(award.awarded_at),
+        "awardedDate": _iso(award.awarded_at),
+        "name": award.achievement_name,
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "identifier": [
+                {
+                    "type": "IdentityObject",
+                    "identityType": "identifier",
+                    "hashed": True,
+                    "identityHash": identity_hash(award.educator_id, salt),
+                    "salt": salt,
+                }
+            ],
+            "achievement": achievement_doc,
+            "result": [
+                {
+                    "type": ["Result"],
+                    "resultDescription": criterion_uri(achievement_id, result.criterion_id),
+                    "achievedLevel": level_uri(
+                        achievement_id, result.criterion_id, result.achieved_level_id
+                    ),
+                }
+                for result in award.results
+            ],
+            "creditsEarned": _number(award.credits.value),
+        },
+        "evidence": [
+            {
+                "id": urls.submission(award.enrollment_id, award.submission_id),
+                "type": ["Evidence"],
+                "name": "Assessed evidence (access restricted)",
+                "description": "The evidence the assessors scored; it holds student work and "
+                "is only available to authorised reviewers.",
+            }
+        ],
+        "credentialSchema": [{"id": OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
+        "credentialStatus": {
+            "id": f"{status_list}#{status.index}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": status.purpose,
+            "statusListIndex": str(status.index),
+            "statusListCredential": status_list,
+        },
+    }
+    if award.valid_until is not None:
+        credential["validUntil"] = _iso(award.valid_until)
+    return credential
+
+
+def status_list_credential(
+    urls: PublicUrls, list_id: str, purpose: str, bits: bytes, updated_at: datetime
+) -> dict[str, Any]:
+    """The ``BitstringStatusListCredential`` a verifier fetches from ``statusListCredential``.
+
+    Unsigned until the registry signs credentials: a verifier that requires a proof reports
+    the status as unknown, never as valid.
+    """
+    list_url = urls.status_list(list_id)
+    return {
+        "@context": [VC_V2_CONTEXT],
+        "id": list_url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": urls.issuer,
+        "validFrom": _iso(updated_at),
+        "credentialSubject": {
+            "id": f"{list_url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "encodedList": status_list.encode(bits),
+        },
+    }

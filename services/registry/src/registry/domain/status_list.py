@@ -1,0 +1,54 @@
+"""Bitstring Status List (W3C VC Bitstring Status List v1.0): one bit per credential.
+
+Index 0 is the left-most bit of the first byte. A list holds at least 131,072 bits (16 KiB) so
+that a single credential's status reveals little about who is being checked (herd privacy).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from enum import StrEnum
+
+MIN_BITS = 131_072
+LIST_BYTES = MIN_BITS // 8
+
+
+class StatusPurpose(StrEnum):
+    REVOCATION = "revocation"
+    SUSPENSION = "suspension"
+
+
+def empty_list() -> bytes:
+    return bytes(LIST_BYTES)
+
+
+def _locate(bits: bytes, index: int) -> tuple[int, int]:
+    if not 0 <= index < len(bits) * 8:
+        raise IndexError(f"status list index {index} is outside the list")
+    return index // 8, 0x80 >> (index % 8)
+
+
+def get_bit(bits: bytes, index: int) -> bool:
+    byte, mask = _locate(bits, index)
+    return bool(bits[byte] & mask)
+
+
+def set_bit(bits: bytes, index: int, value: bool = True) -> bytes:
+    byte, mask = _locate(bits, index)
+    out = bytearray(bits)
+    out[byte] = out[byte] | mask if value else out[byte] & ~mask
+    return bytes(out)
+
+
+def encode(bits: bytes) -> str:
+    """``encodedList``: multibase base64url (``u`` prefix, no padding) of the GZIP'd bits."""
+    packed = gzip.compress(bits, mtime=0)
+    return "u" + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def decode(encoded: str) -> bytes:
+    if not encoded.startswith("u"):
+        raise ValueError("encodedList must be multibase base64url ('u' prefix)")
+    body = encoded[1:]
+    return gzip.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
