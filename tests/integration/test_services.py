@@ -105,3 +105,20 @@ async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_t
         headers = svc.auth("admin-1", Role.STATE_ADMIN)
         principal = svc.app.state.token_verifier.verify(headers["Authorization"].split()[1])
         assert principal.roles == {Role.STATE_ADMIN}
+
+
+async def test_business_metrics_defined_on_the_service_registry_are_exported(infra, tmp_path):
+    from prometheus_client import Counter
+
+    from mc_events.testing import running_service
+    from registry.bootstrap import build
+    from registry.config import Settings
+
+    async with running_service(build, Settings, infra, tmp_path) as svc:
+        awards = Counter(
+            "registry_test_awards", "Awards in this test", registry=svc.definition.registry
+        )
+        awards.inc(3)
+        metrics = (await svc.client.get("/metrics")).text
+    assert "registry_test_awards_total 3.0" in metrics
+    assert "registry_outbox_backlog" in metrics

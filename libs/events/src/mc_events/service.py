@@ -32,7 +32,13 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -92,6 +98,10 @@ class ServiceDefinition:
     them are skipped."""
     publishes: Sequence[Topic] = ()
     """Topics this service writes (created with their dead-letter twins at start-up)."""
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    """The process's Prometheus registry: ``build()`` defines the service's business metrics
+    (``<service>_<noun>_<unit>``) on it and hands them to its handlers; the backbone's metrics
+    and /metrics use the same registry."""
     consumer_settings: ConsumerSettings = field(default_factory=ConsumerSettings)
     relay_settings: RelaySettings = field(default_factory=RelaySettings)
     version: str = "0.1.0"
@@ -104,7 +114,7 @@ class ServiceRuntime:
         self.definition = definition
         settings = definition.settings
         self.name = definition.name
-        self.metrics = BackboneMetrics(definition.name)
+        self.metrics = BackboneMetrics(definition.name, definition.registry)
         self.engine: AsyncEngine = create_engine(
             settings.database_url, pool_size=settings.db_pool_size
         )
