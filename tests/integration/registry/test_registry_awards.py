@@ -25,6 +25,7 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
     results,
 )
 
+from mc_events import audit
 from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.common import Purpose
@@ -223,3 +224,40 @@ async def test_each_award_gets_its_own_status_list_index(registry, actors: Actor
     a = await credential_doc(registry, first.enrollment_id)
     b = await credential_doc(registry, second.enrollment_id)
     assert a["credentialStatus"]["id"] != b["credentialStatus"]["id"]
+
+
+async def test_award_and_revocation_are_on_the_educators_tamper_evident_trail(
+    registry, actors: Actors
+):
+    mc_id = await actors.published_mc(mc_spec_data())
+    decision = decided(mc_id)
+    await publish(registry, decision)
+    await credential_doc(registry, decision.enrollment_id)
+    credential_id = credential_id_for(decision.enrollment_id)
+    body = {"reason": "plagiarism", "detail": "copied reflection"}
+    revoke = await registry.client.post(
+        f"/credentials/{credential_id}/revoke", json=body, headers=actors.admin
+    )
+    assert revoke.status_code == 200, revoke.text
+
+    async with registry.runtime.engine.connect() as conn:
+        trail = (
+            await conn.execute(
+                sa.select(audit.audit_log.c.action, audit.audit_log.c.object_id)
+                .where(audit.audit_log.c.chain == f"educator:{decision.educator_id}")
+                .order_by(audit.audit_log.c.seq)
+            )
+        ).all()
+        assert [tuple(row) for row in trail] == [
+            ("credential.awarded", credential_id),
+            ("credential.revoked", credential_id),
+        ]
+        approvals = (
+            await conn.execute(
+                sa.select(sa.func.count())
+                .select_from(audit.audit_log)
+                .where(audit.audit_log.c.action == "catalog.approved")
+            )
+        ).scalar_one()
+        assert approvals >= 1
+        assert await audit.verify(conn) == []

@@ -233,7 +233,7 @@ def _verify_chain(chain: str, rows: list[Any], head: tuple[int, str] | None) -> 
     return None
 
 
-async def _verify_database(url: str) -> int:
+async def verify_database(url: str) -> int:
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as conn:
@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check.add_argument("--database-url", required=True)
     args = parser.parse_args(argv)
-    return asyncio.run(_verify_database(args.database_url))
+    return asyncio.run(verify_database(args.database_url))
 
 
 if __name__ == "__main__":

@@ -373,6 +373,14 @@ def cli(build: Callable[[], ServiceDefinition]) -> typer.Typer:
         definition = prepare()
         migrations.upgrade(definition.migrations_dir, definition.settings.database_url, revision)
 
+    @app.command("audit-verify")
+    def audit_verify() -> None:
+        """Verify the service's audit trail; exit 1 naming the first broken link of each chain."""
+        from mc_events import audit
+
+        definition = prepare()
+        raise typer.Exit(asyncio.run(audit.verify_database(definition.settings.database_url)))
+
     @app.command("relay")
     def relay_only() -> None:
         """Run only the outbox relay (several replicas are safe)."""

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mc_events import audit
 from mc_events.contracts.registry import CredentialAwarded, CredentialRevoked, RevocationReason
 from mc_events.contracts.review import Decided, ReviewOutcome
 from mc_events.outbox import add_event
@@ -86,6 +87,21 @@ async def record_award(
         ),
         event_id=event_id("credential_awarded", award.credential_id),
     )
+    await audit.append(
+        session,
+        actor=f"review-decision:{decision.decision_id}",
+        action="credential.awarded",
+        object_type="credential",
+        object_id=award.credential_id,
+        details={
+            "enrollment_id": award.enrollment_id,
+            "micro_credential": f"{award.micro_credential_id}@v{award.micro_credential_version}",
+            "assessors": list(decision.assessor_ids),
+            "approver": decision.approver_id,
+        },
+        chain=f"educator:{award.educator_id}",
+        at=now,
+    )
     return award
 
 
@@ -121,6 +137,16 @@ async def revoke_credential(
                 revoked_at=now,
             ),
             event_id=event_id("credential_revoked", award.credential_id),
+        )
+        await audit.append(
+            uow.session,
+            actor=actor,
+            action="credential.revoked",
+            object_type="credential",
+            object_id=award.credential_id,
+            details={"reason": str(reason), "detail": detail.strip()},
+            chain=f"educator:{award.educator_id}",
+            at=now,
         )
         await uow.commit()
     return award

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from mc_events import audit
 from mc_events.contracts.catalog import (
     MicroCredentialPublished,
     MicroCredentialRetired,
@@ -106,6 +107,31 @@ async def new_micro_credential_version(
     return draft
 
 
+async def _audit_decision(
+    uow: UnitOfWork,
+    *,
+    actor: str,
+    action: str,
+    kind: str,
+    entry_id: str,
+    version: int,
+    issuer_id: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """QA decisions go to the tamper-evident trail, one chain per provider."""
+    await audit.append(
+        uow.session,
+        actor=actor,
+        action=action,
+        object_type=kind,
+        object_id=f"{entry_id}@v{version}",
+        details={"reason": reason.strip()},
+        chain=f"issuer:{issuer_id}",
+        at=now,
+    )
+
+
 async def _change_mc(
     uow: UnitOfWork,
     mc_id: str,
@@ -161,6 +187,17 @@ async def approve_micro_credential(
             published_event(mc, issuer.name, now),
             event_id=event_id("mc_published", mc.id, mc.version),
         )
+        await _audit_decision(
+            uow,
+            actor=actor,
+            action="catalog.approved",
+            kind="micro_credential",
+            entry_id=mc.id,
+            version=mc.version,
+            issuer_id=mc.issuer_id,
+            reason=reason,
+            now=now,
+        )
 
     return await _change_mc(uow, mc_id, version, now, change)
 
@@ -170,6 +207,17 @@ async def reject_micro_credential(
 ) -> MicroCredential:
     async def change(mc: MicroCredential) -> None:
         mc.reject(actor, now, reason)
+        await _audit_decision(
+            uow,
+            actor=actor,
+            action="catalog.rejected",
+            kind="micro_credential",
+            entry_id=mc.id,
+            version=mc.version,
+            issuer_id=mc.issuer_id,
+            reason=reason,
+            now=now,
+        )
 
     return await _change_mc(uow, mc_id, version, now, change)
 
@@ -188,6 +236,17 @@ async def retire_micro_credential(
                 retired_at=now,
             ),
             event_id=event_id("mc_retired", mc.id, mc.version),
+        )
+        await _audit_decision(
+            uow,
+            actor=actor,
+            action="catalog.retired",
+            kind="micro_credential",
+            entry_id=mc.id,
+            version=mc.version,
+            issuer_id=mc.issuer_id,
+            reason=reason,
+            now=now,
         )
 
     return await _change_mc(uow, mc_id, version, now, change)
@@ -332,6 +391,17 @@ async def approve_stack(
             ),
             event_id=event_id("stack_published", stack.id, stack.version),
         )
+        await _audit_decision(
+            uow,
+            actor=actor,
+            action="catalog.approved",
+            kind="stack",
+            entry_id=stack.id,
+            version=stack.version,
+            issuer_id=stack.issuer_id,
+            reason=reason,
+            now=now,
+        )
 
     return await _change_stack(uow, stack_id, version, now, change)
 
@@ -341,6 +411,17 @@ async def reject_stack(
 ) -> Stack:
     async def change(stack: Stack) -> None:
         stack.reject(actor, now, reason)
+        await _audit_decision(
+            uow,
+            actor=actor,
+            action="catalog.rejected",
+            kind="stack",
+            entry_id=stack.id,
+            version=stack.version,
+            issuer_id=stack.issuer_id,
+            reason=reason,
+            now=now,
+        )
 
     return await _change_stack(uow, stack_id, version, now, change)
 
@@ -359,6 +440,17 @@ async def retire_stack(
                 retired_at=now,
             ),
             event_id=event_id("stack_retired", stack.id, stack.version),
+        )
+        await _audit_decision(
+            uow,
+            actor=actor,
+            action="catalog.retired",
+            kind="stack",
+            entry_id=stack.id,
+            version=stack.version,
+            issuer_id=stack.issuer_id,
+            reason=reason,
+            now=now,
         )
 
     return await _change_stack(uow, stack_id, version, now, change)
