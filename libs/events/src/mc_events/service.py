@@ -52,6 +52,7 @@ from mc_events.consumer import ConsumerSettings, EventConsumer, Handler
 from mc_events.contracts.base import Event
 from mc_events.db import create_engine, session_factory
 from mc_events.kafka import KafkaSettings
+from mc_events.limits import RequestLimits
 from mc_events.outbox import OutboxRelay, RelaySettings
 from mc_events.telemetry import BackboneMetrics, configure_logging, setup_tracing
 from mc_events.topics import Topic, all_topics, ensure_topics
@@ -75,6 +76,11 @@ class ServiceSettings(BaseSettings):
     """Kafka consumer group (default: the service name). Tests and side-by-side deployments
     on one cluster give each their own."""
     log_json: bool = True
+    max_body_bytes: int = 64 * 1024 * 1024
+    """Request body limit (413); routes with uploads declare theirs in ``body_limits``."""
+    rate_limit_per_second: float = 100.0
+    """Per caller (bearer token, else address): sustained requests per second (429 beyond)."""
+    rate_limit_burst: int = 500
     log_level: str | None = None
     """Falls back to ``LOG_LEVEL``, then INFO."""
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -98,6 +104,8 @@ class ServiceDefinition:
     them are skipped."""
     publishes: Sequence[Topic] = ()
     """Topics this service writes (created with their dead-letter twins at start-up)."""
+    body_limits: Mapping[str, int] = field(default_factory=dict)
+    """Larger body limits by path prefix, for upload routes (``{"/roster/imports": 50 MiB}``)."""
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     """The process's Prometheus registry: ``build()`` defines the service's business metrics
     (``<service>_<noun>_<unit>``) on it and hands them to its handlers; the backbone's metrics
@@ -317,6 +325,13 @@ def create_app(
     for router in definition.routers:
         app.include_router(router)
     _http_metrics(app, runtime)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        rate_per_second=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        body_limits=definition.body_limits,
+    )
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     SQLAlchemyInstrumentor().instrument(engine=runtime.engine.sync_engine)
     return app

@@ -1,0 +1,152 @@
+"""Request limits every service applies: body size (413) and per-caller rate (429).
+
+A pure ASGI middleware, so it sees bodies as they stream: a declared ``Content-Length`` over the
+limit is refused before anything is read, and a body without one is counted while the app reads
+it and cut off at the limit. Routes that take larger uploads (evidence files, roster imports) get
+their own limit by path prefix. Callers are told apart by their bearer token (hashed) or, without
+one, by their address; each has a token bucket (``rate`` per second, bursts up to ``burst``).
+Probes and scrapers (/healthz, /readyz, /metrics) are never limited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+ASGIApp = Callable[[Scope, Receive, Send], Any]
+
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass
+class TokenBuckets:
+    """One bucket per caller; idle callers are forgotten so memory stays bounded."""
+
+    rate: float
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    idle_seconds: float = 300.0
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _last_sweep: float = 0.0
+
+    def take(self, key: str) -> float:
+        """0 if the caller may go ahead now, else the seconds until it may."""
+        now = self.clock()
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            wait = 0.0
+        else:
+            self._buckets[key] = (tokens, now)
+            wait = (1.0 - tokens) / self.rate
+        if now - self._last_sweep > self.idle_seconds:
+            self._sweep(now)
+        return wait
+
+    def _sweep(self, now: float) -> None:
+        self._last_sweep = now
+        for key, (_, last) in list(self._buckets.items()):
+            if now - last > self.idle_seconds:
+                del self._buckets[key]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestLimits:
+    """ASGI middleware enforcing body size and request rate."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        rate_per_second: float,
+        burst: int,
+        body_limits: Mapping[str, int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        # Longest prefix first, so /roster/imports/preview beats /roster.
+        self.body_limits = sorted((body_limits or {}).items(), key=lambda kv: -len(kv[0]))
+        self.buckets = TokenBuckets(rate=rate_per_second, burst=burst, clock=clock)
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.body_limits:
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        wait = self.buckets.take(_caller(scope, headers))
+        if wait > 0:
+            await _reply(
+                send,
+                429,
+                "rate limit exceeded: slow down",
+                {"retry-after": str(max(1, math.ceil(wait)))},
+            )
+            return
+        limit = self.limit_for(scope["path"])
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _reply(send, 413, f"request body over the limit of {limit} bytes")
+            return
+
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message: Message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _reply(send, 413, f"request body over the limit of {limit} bytes")
+
+
+def _caller(scope: Scope, headers: Mapping[str, str]) -> str:
+    authorization = headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return "token:" + hashlib.sha256(authorization[7:].encode()).hexdigest()[:32]
+    client = scope.get("client")
+    return f"address:{client[0] if client else 'unknown'}"
+
+
+async def _reply(
+    send: Send, status: int, detail: str, extra: Mapping[str, str] | None = None
+) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
