@@ -1,26 +1,33 @@
 """Composition root: the one place the compensation service is put together."""
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import compensation
 from compensation.config import Settings
-from compensation.entrypoints import consumer
-from compensation.entrypoints.api import router
+from compensation.entrypoints.api import build_router, utc_now
+from compensation.entrypoints.api.payroll import build_payroll_router
+from compensation.entrypoints.consumer import build_handlers
 from mc_events import topics
 from mc_events.service import ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def build(settings: Settings | None = None) -> ServiceDefinition:
+def build(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> ServiceDefinition:
+    """``clock`` stamps approvals, deferrals and reversals (award dates come from the events,
+    so fiscal years never depend on when an event is processed)."""
     return ServiceDefinition(
         name="compensation",
         title="Compensation",
         description=compensation.__doc__ or "",
         settings=settings or Settings(),
         migrations_dir=MIGRATIONS,
-        routers=[router],
-        handlers=consumer.HANDLERS,
+        routers=[build_router(clock), build_payroll_router(clock)],
+        handlers=build_handlers(clock),
         publishes=[topics.PAYMENTS, topics.PAYROLL],
         subscribes=[topics.CREDENTIALS, topics.ROSTER],
     )

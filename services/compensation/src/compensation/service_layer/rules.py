@@ -1,0 +1,53 @@
+"""Publishing stipend rules: every change is a new version; a rule keeps its scope."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compensation.adapters import repository as repo
+from compensation.domain.rules import StipendRule
+from compensation.service_layer.errors import Conflict, Forbidden, NotFound
+
+
+async def publish_rule(
+    session: AsyncSession,
+    rule: StipendRule,
+    *,
+    published_by: str,
+    acting_for_district: str | None,
+    at: datetime,
+) -> StipendRule:
+    """Store ``rule`` as the next version of its rule id (the given version is ignored).
+
+    ``acting_for_district``: a district admin's district (they may publish only rules of their
+    own district); None for a state admin.
+    """
+    if acting_for_district is not None and rule.district_id != acting_for_district:
+        raise Forbidden("a district admin publishes rules of their own district only")
+    latest = await repo.latest_rule_version(session, rule.rule_id)
+    if latest is not None and (latest.state, latest.district_id) != (rule.state, rule.district_id):
+        # Otherwise a district could take over a statewide rule id by publishing a version.
+        raise Conflict(
+            f"rule {rule.rule_id} belongs to {latest.state}/{latest.district_id or '*'}; "
+            "a new version cannot change its state or district"
+        )
+    if rule.district_id is not None:
+        state = await repo.district_state(session, rule.district_id)
+        if state is None:
+            raise NotFound(f"district {rule.district_id} is not registered")
+        if state != rule.state:
+            raise Conflict(f"district {rule.district_id} is in {state}, not {rule.state}")
+    versioned = replace(rule, version=(latest.version + 1) if latest else 1)
+    if not await repo.insert_rule(session, versioned, created_by=published_by, at=at):
+        raise Conflict(f"version {versioned.version} of {rule.rule_id} was published concurrently")
+    return versioned
+
+
+async def versions(session: AsyncSession, rule_id: str) -> list[StipendRule]:
+    found = await repo.rule_versions(session, rule_id)
+    if not found:
+        raise NotFound(f"no stipend rule {rule_id}")
+    return found

@@ -1,0 +1,403 @@
+"""Commands that move money: apply an award, reverse a revoked one, add funds to a budget.
+
+Each runs inside the caller's transaction (a consumer handler's, or a unit of work's) and never
+commits. Exactly-once rests on three things, in this order:
+
+1. ``pg_advisory_xact_lock`` on the award key: every command about one award (a duplicate
+   delivered to another consumer, a revocation racing the award) waits for the other's commit,
+   then sees its effects and does nothing twice;
+2. row locks (``SELECT ... FOR UPDATE``) on the educator's usage counters and on the district
+   budget rows, taken in key order (usage rows, then budgets, then deferrals) by every command,
+   so caps and budgets are checked and charged against committed numbers under concurrency
+   (READ COMMITTED is enough: whoever holds the row lock reads the latest committed row);
+3. database constraints as the last word: the unique keys on the ledger and deferrals and the
+   CHECKs on budgets and usage abort a transaction that would break them, whatever the code did.
+
+A consumer batch handles several events in one transaction, so two batches can still take locks
+in opposite orders; PostgreSQL detects that deadlock, aborts one, and the consumer runtime
+retries its events one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compensation.adapters import repository as repo
+from compensation.adapters.repository import BudgetKey, UsageKey
+from compensation.domain import ids
+from compensation.domain.rules import (
+    Award,
+    Basis,
+    Budget,
+    Educator,
+    Outcome,
+    StipendRule,
+    Usage,
+    decide,
+    rules_in_force,
+)
+from mc_events.contracts.compensation import (
+    StipendApproved,
+    StipendBasis,
+    StipendDeferred,
+    StipendReversalReason,
+    StipendReversed,
+)
+from mc_events.outbox import add_event
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class EducatorNotOnRoster(Exception):
+    """A stipend rule applies but the roster has not told us who the educator is yet."""
+
+
+@dataclass
+class AwardResult:
+    approved: list[str] = field(default_factory=list)
+    """Ledger entry ids."""
+    deferred: list[str] = field(default_factory=list)
+    """Deferral ids."""
+    not_paid: dict[str, str] = field(default_factory=dict)
+    """Rule id -> why nothing was paid (ineligible, cap reached, duplicate...)."""
+
+
+def _usage_key(rule: StipendRule, award: Award, fiscal_year: int) -> UsageKey:
+    return (award.educator_id, rule.rule_id, rule.cap_period(fiscal_year))
+
+
+def _budget_key(rule: StipendRule, award: Award, fiscal_year: int) -> BudgetKey:
+    return (award.district_id, rule.funding_source, fiscal_year)
+
+
+def _source_fields(award: Award) -> dict[str, Any]:
+    if award.basis is Basis.CREDENTIAL:
+        return {"credential_id": award.source_id, "stack_completion_id": None}
+    return {"credential_id": None, "stack_completion_id": award.source_id}
+
+
+async def _approve(
+    session: AsyncSession,
+    rule: StipendRule,
+    award: Award,
+    amount_cents: int,
+    fiscal_year: int,
+    fiscal_period: int,
+    now: datetime,
+) -> str:
+    entry_id = ids.approval_entry_id(award.award_key, rule.rule_id, fiscal_year)
+    await repo.insert_entry(
+        session,
+        {
+            "entry_id": entry_id,
+            "kind": "approval",
+            "educator_id": award.educator_id,
+            "district_id": award.district_id,
+            "basis": award.basis.value,
+            "award_key": award.award_key,
+            **_source_fields(award),
+            "rule_id": rule.rule_id,
+            "rule_version": rule.version,
+            "fiscal_year": fiscal_year,
+            "fiscal_period": fiscal_period,
+            "cap_period": rule.cap_period(fiscal_year),
+            "amount_cents": amount_cents,
+            "funding_source": rule.funding_source,
+            "awarded_at": award.awarded_at,
+            "recorded_at": now,
+        },
+    )
+    await repo.add_usage(session, _usage_key(rule, award, fiscal_year), 1, amount_cents)
+    await repo.change_budget(session, _budget_key(rule, award, fiscal_year), committed=amount_cents)
+    event = StipendApproved(
+        educator_id=award.educator_id,
+        district_id=award.district_id,
+        basis=StipendBasis(award.basis.value),
+        **_source_fields(award),
+        rule_id=rule.rule_id,
+        rule_version=rule.version,
+        fiscal_year=fiscal_year,
+        fiscal_period=fiscal_period,
+        ledger_entry_id=entry_id,
+        amount_cents=amount_cents,
+        funding_source=rule.funding_source,
+        approved_at=now,
+    )
+    await add_event(session, event, event_id=ids.event_id(event.event_type, entry_id))
+    return entry_id
+
+
+async def apply_award(
+    session: AsyncSession, award: Award, clock: Clock, *, state: str | None = None
+) -> AwardResult:
+    """Apply every stipend rule in force to ``award``: approve, defer, or pay nothing."""
+    result = AwardResult()
+    state = state or await repo.district_state(session, award.district_id)
+    if state is None:
+        # The district runs no stipend programme here (not registered with compensation).
+        return result
+    rules = rules_in_force(
+        await repo.rules_for(session, state, award.district_id), award, state=state
+    )
+    if not rules:
+        return result
+    educator = await repo.get_educator(session, award.educator_id)
+    if educator is None:
+        raise EducatorNotOnRoster(
+            f"educator {award.educator_id} is not on the roster read model yet"
+        )
+    await repo.lock_award(session, award.award_key)
+    if await repo.is_revoked(session, award.award_key):
+        result.not_paid = {rule.rule_id: "credential revoked" for rule in rules}
+        return result
+    fiscal_years = {rule.rule_id: rule.calendar.fiscal_year(award.awarded_at) for rule in rules}
+    usage = await repo.lock_usage(
+        session,
+        {
+            _usage_key(rule, award, fiscal_years[rule.rule_id]): rule.annual_cap_cents
+            for rule in rules
+        },
+    )
+    budgets = await repo.lock_budgets(
+        session, [_budget_key(rule, award, fiscal_years[rule.rule_id]) for rule in rules]
+    )
+    now = clock()
+    for rule in rules:
+        fiscal_year = fiscal_years[rule.rule_id]
+        if await repo.already_decided(session, award.award_key, rule.rule_id, fiscal_year):
+            result.not_paid[rule.rule_id] = "already decided (duplicate award)"
+            continue
+        usage_key = _usage_key(rule, award, fiscal_year)
+        budget_key = _budget_key(rule, award, fiscal_year)
+        decision = decide(rule, award, educator, usage[usage_key], budgets[budget_key])
+        if decision.outcome is Outcome.NOTHING:
+            result.not_paid[rule.rule_id] = decision.reason
+            continue
+        if decision.outcome is Outcome.APPROVE:
+            result.approved.append(
+                await _approve(
+                    session,
+                    rule,
+                    award,
+                    decision.amount_cents,
+                    fiscal_year,
+                    decision.fiscal_period,
+                    now,
+                )
+            )
+            spent = usage[usage_key]
+            usage[usage_key] = Usage(spent.paid_count + 1, spent.paid_cents + decision.amount_cents)
+            budget = budgets[budget_key]
+            budgets[budget_key] = Budget(
+                budget.allocated_cents, budget.committed_cents + decision.amount_cents
+            )
+            continue
+        result.deferred.append(
+            await _defer(session, rule, award, decision.amount_cents, decision.fiscal_period, now)
+        )
+    return result
+
+
+async def _defer(
+    session: AsyncSession,
+    rule: StipendRule,
+    award: Award,
+    amount_cents: int,
+    fiscal_period: int,
+    now: datetime,
+) -> str:
+    fiscal_year = rule.calendar.fiscal_year(award.awarded_at)
+    deferral_id = ids.deferral_id(award.award_key, rule.rule_id, fiscal_year)
+    await repo.insert_deferral(
+        session,
+        {
+            "deferral_id": deferral_id,
+            "educator_id": award.educator_id,
+            "district_id": award.district_id,
+            "basis": award.basis.value,
+            "award_key": award.award_key,
+            "source_id": award.source_id,
+            "subject_id": award.subject_id,
+            "rule_id": rule.rule_id,
+            "rule_version": rule.version,
+            "fiscal_year": fiscal_year,
+            "fiscal_period": fiscal_period,
+            "amount_cents": amount_cents,
+            "funding_source": rule.funding_source,
+            "awarded_at": award.awarded_at,
+            "deferred_at": now,
+        },
+    )
+    event = StipendDeferred(
+        educator_id=award.educator_id,
+        district_id=award.district_id,
+        basis=StipendBasis(award.basis.value),
+        **_source_fields(award),
+        rule_id=rule.rule_id,
+        rule_version=rule.version,
+        fiscal_year=fiscal_year,
+        fiscal_period=fiscal_period,
+        deferral_id=deferral_id,
+        amount_cents=amount_cents,
+        funding_source=rule.funding_source,
+        deferred_at=now,
+    )
+    await add_event(session, event, event_id=ids.event_id(event.event_type, deferral_id))
+    return deferral_id
+
+
+async def reverse_award(
+    session: AsyncSession,
+    award_key: str,
+    reason: StipendReversalReason,
+    clock: Clock,
+) -> list[str]:
+    """Claw back every stipend ``award_key`` was paid, once; cancel what is still deferred.
+
+    Returns the reversal entry ids written now (empty for a redelivered revocation)."""
+    now = clock()
+    await repo.lock_award(session, award_key)
+    await repo.mark_revoked(session, award_key, reason.value, now)
+    approvals = await repo.unreversed_approvals(session, award_key)
+    await repo.lock_usage(
+        session, {(a.educator_id, a.rule_id, a.cap_period): None for a in approvals}
+    )
+    await repo.lock_budgets(
+        session, [(a.district_id, a.funding_source, a.fiscal_year) for a in approvals]
+    )
+    reversed_ids: list[str] = []
+    for original in approvals:
+        reversal_id = ids.reversal_entry_id(original.entry_id)
+        inserted = await repo.insert_reversal(
+            session,
+            {
+                "entry_id": reversal_id,
+                "kind": "reversal",
+                "educator_id": original.educator_id,
+                "district_id": original.district_id,
+                "basis": original.basis,
+                "award_key": original.award_key,
+                "credential_id": original.credential_id,
+                "stack_completion_id": original.stack_completion_id,
+                "rule_id": original.rule_id,
+                "rule_version": original.rule_version,
+                "fiscal_year": original.fiscal_year,
+                "fiscal_period": original.fiscal_period,
+                "cap_period": original.cap_period,
+                "amount_cents": -original.amount_cents,
+                "funding_source": original.funding_source,
+                "reverses_entry_id": original.entry_id,
+                "reason": reason.value,
+                "awarded_at": original.awarded_at,
+                "recorded_at": now,
+            },
+        )
+        if not inserted:
+            continue
+        await repo.add_usage(
+            session,
+            (original.educator_id, original.rule_id, original.cap_period),
+            -1,
+            -original.amount_cents,
+        )
+        await repo.change_budget(
+            session,
+            (original.district_id, original.funding_source, original.fiscal_year),
+            committed=-original.amount_cents,
+        )
+        event = StipendReversed(
+            educator_id=original.educator_id,
+            district_id=original.district_id,
+            basis=StipendBasis(original.basis),
+            credential_id=original.credential_id,
+            stack_completion_id=original.stack_completion_id,
+            rule_id=original.rule_id,
+            rule_version=original.rule_version,
+            fiscal_year=original.fiscal_year,
+            fiscal_period=original.fiscal_period,
+            reversal_entry_id=reversal_id,
+            original_entry_id=original.entry_id,
+            amount_cents=-original.amount_cents,
+            reason=reason,
+            reversed_at=now,
+        )
+        await add_event(session, event, event_id=ids.event_id(event.event_type, reversal_id))
+        reversed_ids.append(reversal_id)
+    cancelled = await repo.cancel_deferrals(session, award_key, now)
+    if cancelled:
+        log.info("cancelled %d deferred stipends of revoked %s", cancelled, award_key)
+    return reversed_ids
+
+
+async def add_funds(
+    session: AsyncSession,
+    key: BudgetKey,
+    amount_cents: int,
+    *,
+    added_by: str,
+    clock: Clock,
+) -> list[str]:
+    """Add ``amount_cents`` to a budget and pay deferred stipends, oldest first, while it
+    covers them (eligibility and caps are judged again at payment). Returns the ledger entry
+    ids approved now."""
+    now = clock()
+    plans: list[tuple[Any, StipendRule, Award, Educator]] = []
+    for deferral in await repo.waiting_deferrals(session, key):
+        rule = await repo.rule_version(session, deferral.rule_id, deferral.rule_version)
+        educator = await repo.get_educator(session, deferral.educator_id)
+        if rule is None or educator is None:
+            continue
+        award = Award(
+            Basis(deferral.basis),
+            deferral.source_id,
+            deferral.subject_id,
+            deferral.educator_id,
+            deferral.district_id,
+            deferral.awarded_at,
+        )
+        plans.append((deferral, rule, award, educator))
+    usage = await repo.lock_usage(
+        session,
+        {
+            _usage_key(rule, award, deferral.fiscal_year): rule.annual_cap_cents
+            for deferral, rule, award, _ in plans
+        },
+    )
+    budget = (await repo.lock_budgets(session, [key]))[key]
+    await repo.change_budget(session, key, allocated=amount_cents)
+    await repo.record_allocation(session, key, amount_cents, added_by, now)
+    budget = Budget(budget.allocated_cents + amount_cents, budget.committed_cents)
+    approved: list[str] = []
+    for deferral, rule, award, educator in plans:
+        if await repo.lock_deferral(session, deferral.deferral_id) != "deferred":
+            continue  # cancelled by a revocation since we listed it
+        usage_key = _usage_key(rule, award, deferral.fiscal_year)
+        decision = decide(rule, award, educator, usage[usage_key], budget)
+        if decision.outcome is Outcome.DEFER:
+            break  # first come, first paid: later deferrals wait behind this one
+        if decision.outcome is Outcome.NOTHING:
+            await repo.resolve_deferral(session, deferral.deferral_id, "lapsed", now, None)
+            continue
+        entry_id = await _approve(
+            session,
+            rule,
+            award,
+            decision.amount_cents,
+            deferral.fiscal_year,
+            deferral.fiscal_period,
+            now,
+        )
+        await repo.resolve_deferral(session, deferral.deferral_id, "approved", now, entry_id)
+        spent = usage[usage_key]
+        usage[usage_key] = Usage(spent.paid_count + 1, spent.paid_cents + decision.amount_cents)
+        budget = Budget(budget.allocated_cents, budget.committed_cents + decision.amount_cents)
+        approved.append(entry_id)
+    return approved

@@ -1,0 +1,25 @@
+"""The compensation migrations apply, roll back to the backbone, and apply again."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic import command
+
+from compensation.bootstrap import MIGRATIONS
+from mc_events import migrations
+from mc_events.testing import fresh_database_async
+
+pytestmark = pytest.mark.slow
+
+
+async def test_migrations_downgrade_and_upgrade_again(infra):
+    url = await fresh_database_async(infra, "compensation_migrations")
+
+    def round_trip() -> None:
+        migrations.upgrade(MIGRATIONS, url)
+        command.downgrade(migrations.config(MIGRATIONS, url), "0001")
+        migrations.upgrade(MIGRATIONS, url)
+
+    await asyncio.to_thread(round_trip)
