@@ -122,3 +122,21 @@ async def test_business_metrics_defined_on_the_service_registry_are_exported(inf
         metrics = (await svc.client.get("/metrics")).text
     assert "registry_test_awards_total 3.0" in metrics
     assert "registry_outbox_backlog" in metrics
+
+
+async def test_a_streamed_body_over_the_limit_is_a_clean_413_through_the_whole_app(infra, tmp_path):
+    from mc_events.auth import Role
+    from mc_events.testing import running_service
+    from registry.bootstrap import build
+    from registry.config import Settings
+
+    async def chunks():
+        for _ in range(10):
+            yield b"x" * 100
+
+    async with running_service(build, Settings, infra, tmp_path, max_body_bytes=500) as svc:
+        admin = svc.auth("admin-1", Role.STATE_ADMIN)
+        response = await svc.client.post("/issuers", content=chunks(), headers=admin)
+        assert response.status_code == 413
+        metrics = (await svc.client.get("/metrics")).text
+    assert 'registry_http_requests_total{method="POST",route="/issuers",status="413"}' in metrics

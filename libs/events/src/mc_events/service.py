@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 import typer
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -43,7 +43,6 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from mc_events import kafka as kafka_clients
 from mc_events import migrations
@@ -76,7 +75,7 @@ class ServiceSettings(BaseSettings):
     """Kafka consumer group (default: the service name). Tests and side-by-side deployments
     on one cluster give each their own."""
     log_json: bool = True
-    max_body_bytes: int = 64 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
     """Request body limit (413); routes with uploads declare theirs in ``body_limits``."""
     rate_limit_per_second: float = 100.0
     """Per caller (bearer token, else address): sustained requests per second (429 beyond)."""
@@ -250,15 +249,32 @@ def _http_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
         registry=registry,
     )
 
-    class Measure(BaseHTTPMiddleware):
-        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    class Measure:
+        """Plain ASGI (not BaseHTTPMiddleware): streamed bodies and errors pass through
+        untouched, so the request limits outside it answer 413 themselves."""
+
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
             started = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            requests.labels(request.method, path, str(response.status_code)).inc()
-            latency.labels(request.method, path).observe(time.perf_counter() - started)
-            return response
+            status = 500
+
+            async def send_status(message: Any) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                path = getattr(scope.get("route"), "path", "unmatched")
+                requests.labels(scope["method"], path, str(status)).inc()
+                latency.labels(scope["method"], path).observe(time.perf_counter() - started)
 
     app.add_middleware(Measure)
 
@@ -324,7 +340,6 @@ def create_app(
     app.include_router(ops)
     for router in definition.routers:
         app.include_router(router)
-    _http_metrics(app, runtime)
     app.add_middleware(
         RequestLimits,
         max_body_bytes=settings.max_body_bytes,
@@ -332,6 +347,7 @@ def create_app(
         burst=settings.rate_limit_burst,
         body_limits=definition.body_limits,
     )
+    _http_metrics(app, runtime)  # outermost: counts what the client got, 413 and 429 included
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     SQLAlchemyInstrumentor().instrument(engine=runtime.engine.sync_engine)
     return app

@@ -27,6 +27,8 @@ def build(
         settings=settings or Settings(),
         migrations_dir=MIGRATIONS,
         routers=[build_router(clock), build_payroll_router(clock)],
+        # A payroll system acknowledges a whole batch at once (one line per payment).
+        body_limits={"/payroll-batches/": 32 * 1024 * 1024},
         handlers=build_handlers(clock),
         publishes=[topics.PAYMENTS, topics.PAYROLL],
         subscribes=[topics.CREDENTIALS, topics.ROSTER],
