@@ -1,6 +1,47 @@
-"""Inbound events of the enrollment service, mapped to command handlers."""
+"""Inbound events of the enrollment service, mapped to command handlers.
 
+Handlers run in the consumer's transaction (with the inbox row): they never commit. Topics are
+shared, so events about entities this service does not know arrive; per event:
+
+- ``registry.micro_credential_published``: upsert the version into the catalog read model.
+- ``registry.micro_credential_retired``: mark the version retired; a version never seen
+  published is skipped (logged), not dead-lettered: nothing here depends on it.
+- ``review.assigned``: the first assignment puts the submission under review; unknown or
+  already moved enrollments are skipped (a second rater's assignment is normal).
+- ``review.decided``: moves the enrollment (earned, revision requested, not earned). Unknown
+  enrollment, another submission, or a closed enrollment: NonRetryableError, so the decision
+  goes to ``review.reviews.dlq`` for an operator instead of disappearing.
+"""
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from enrollment.service_layer import enrollments, evidence
 from mc_events.consumer import Handler
 from mc_events.contracts.base import Event
+from mc_events.contracts.catalog import MicroCredentialPublished, MicroCredentialRetired
+from mc_events.contracts.review import Assigned, Decided
+from mc_events.envelope import Received
 
-HANDLERS: dict[type[Event], Handler] = {}
+
+async def on_published(session: AsyncSession, received: Received[MicroCredentialPublished]) -> None:
+    await enrollments.record_published(session, received.event)
+
+
+async def on_retired(session: AsyncSession, received: Received[MicroCredentialRetired]) -> None:
+    await enrollments.record_retired(session, received.event)
+
+
+async def on_assigned(session: AsyncSession, received: Received[Assigned]) -> None:
+    await evidence.on_assigned(session, received.event)
+
+
+async def on_decided(session: AsyncSession, received: Received[Decided]) -> None:
+    await evidence.on_decided(session, received.event)
+
+
+HANDLERS: dict[type[Event], Handler] = {
+    MicroCredentialPublished: on_published,
+    MicroCredentialRetired: on_retired,
+    Assigned: on_assigned,
+    Decided: on_decided,
+}

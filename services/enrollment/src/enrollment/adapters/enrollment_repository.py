@@ -1,0 +1,212 @@
+"""Catalog read model and enrollments: queries and writes, never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from enrollment.adapters.tables import catalog_versions, enrollments
+from enrollment.domain.enrollment import (
+    WAITING_ON_EDUCATOR,
+    CatalogEntry,
+    EndReason,
+    Enrollment,
+    EnrollmentStatus,
+    Policy,
+)
+from mc_events.contracts.catalog import MicroCredentialPublished
+from mc_events.contracts.common import Purpose
+from mc_events.db import execute_core
+
+
+def _policy(row: Any) -> Policy:
+    return Policy(
+        attempt_cap=row.attempt_cap,
+        completion_window=timedelta(days=row.completion_window_days),
+        cooldown=timedelta(days=row.cooldown_days),
+    )
+
+
+def _entry(row: Any) -> CatalogEntry:
+    return CatalogEntry(
+        micro_credential_id=row.micro_credential_id,
+        version=row.version,
+        policy=_policy(row),
+        allowed_purposes=frozenset(Purpose(p) for p in row.allowed_purposes),
+        retired=row.retired_at is not None,
+    )
+
+
+def _enrollment(row: Any) -> Enrollment:
+    return Enrollment(
+        enrollment_id=row.enrollment_id,
+        educator_id=row.educator_id,
+        district_id=row.district_id,
+        micro_credential_id=row.micro_credential_id,
+        micro_credential_version=row.micro_credential_version,
+        purpose=Purpose(row.purpose),
+        policy=_policy(row),
+        enrolled_at=row.enrolled_at,
+        deadline_at=row.deadline_at,
+        status=EnrollmentStatus(row.status),
+        attempts_used=row.attempts_used,
+        closed_at=row.closed_at,
+        end_reason=EndReason(row.end_reason) if row.end_reason else None,
+        may_reenroll_from=row.may_reenroll_from,
+    )
+
+
+def _days(delta: timedelta) -> int:
+    return delta.days
+
+
+class CatalogRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def publish(self, event: MicroCredentialPublished) -> None:
+        """Record a published version (a redelivery or replay rewrites the same values; a
+        retirement already recorded stays)."""
+        values = {
+            "micro_credential_id": event.micro_credential_id,
+            "version": event.micro_credential_version,
+            "title": event.title,
+            "attempt_cap": event.attempt_cap,
+            "completion_window_days": event.completion_window_days,
+            "cooldown_days": event.cooldown_days,
+            "allowed_purposes": [p.value for p in event.allowed_purposes],
+            "evidence_requirements": [
+                r.model_dump(mode="json") for r in event.evidence_requirements
+            ],
+            "approved_at": event.approved_at,
+        }
+        statement = pg_insert(catalog_versions).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[catalog_versions.c.micro_credential_id, catalog_versions.c.version],
+            set_={k: statement.excluded[k] for k in values if k not in ("micro_credential_id",)},
+        )
+        await execute_core(self._session, statement)
+
+    async def retire(self, micro_credential_id: str, version: int, at: datetime) -> bool:
+        """Mark a version retired; False if this service never saw it published."""
+        result = await execute_core(
+            self._session,
+            catalog_versions.update()
+            .where(
+                catalog_versions.c.micro_credential_id == micro_credential_id,
+                catalog_versions.c.version == version,
+            )
+            .values(retired_at=sa.func.coalesce(catalog_versions.c.retired_at, at))
+            .returning(catalog_versions.c.version),
+        )
+        return result.first() is not None
+
+    async def enrollable(self, micro_credential_id: str) -> CatalogEntry | None:
+        """The newest version that is not retired (None if there is none)."""
+        result = await execute_core(
+            self._session,
+            sa.select(catalog_versions)
+            .where(
+                catalog_versions.c.micro_credential_id == micro_credential_id,
+                catalog_versions.c.retired_at.is_(None),
+            )
+            .order_by(catalog_versions.c.version.desc())
+            .limit(1),
+        )
+        row = result.first()
+        return _entry(row) if row is not None else None
+
+    async def versions(self, micro_credential_id: str) -> list[dict[str, Any]]:
+        result = await execute_core(
+            self._session,
+            sa.select(catalog_versions)
+            .where(catalog_versions.c.micro_credential_id == micro_credential_id)
+            .order_by(catalog_versions.c.version),
+        )
+        return [dict(row._mapping) for row in result.all()]
+
+
+class EnrollmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, enrollment: Enrollment) -> None:
+        """Insert; raises IntegrityError if the educator already has an open enrollment in the
+        MC (unique index ``uq_enrollments_one_active``)."""
+        await execute_core(self._session, enrollments.insert().values(self._values(enrollment)))
+
+    async def save(self, enrollment: Enrollment) -> None:
+        await execute_core(
+            self._session,
+            enrollments.update()
+            .where(enrollments.c.enrollment_id == enrollment.enrollment_id)
+            .values(self._values(enrollment)),
+        )
+
+    async def get(self, enrollment_id: str, *, for_update: bool = False) -> Enrollment | None:
+        statement = sa.select(enrollments).where(enrollments.c.enrollment_id == enrollment_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await execute_core(self._session, statement)).first()
+        return _enrollment(row) if row is not None else None
+
+    async def history(self, educator_id: str, micro_credential_id: str) -> list[Enrollment]:
+        result = await execute_core(
+            self._session,
+            sa.select(enrollments).where(
+                enrollments.c.educator_id == educator_id,
+                enrollments.c.micro_credential_id == micro_credential_id,
+            ),
+        )
+        return [_enrollment(row) for row in result.all()]
+
+    async def for_educator(self, educator_id: str) -> list[Enrollment]:
+        result = await execute_core(
+            self._session,
+            sa.select(enrollments)
+            .where(enrollments.c.educator_id == educator_id)
+            .order_by(enrollments.c.enrolled_at.desc(), enrollments.c.enrollment_id),
+        )
+        return [_enrollment(row) for row in result.all()]
+
+    @staticmethod
+    def _values(e: Enrollment) -> dict[str, Any]:
+        return {
+            "enrollment_id": e.enrollment_id,
+            "educator_id": e.educator_id,
+            "district_id": e.district_id,
+            "micro_credential_id": e.micro_credential_id,
+            "micro_credential_version": e.micro_credential_version,
+            "purpose": e.purpose.value,
+            "status": e.status.value,
+            "attempt_cap": e.policy.attempt_cap,
+            "completion_window_days": _days(e.policy.completion_window),
+            "cooldown_days": _days(e.policy.cooldown),
+            "attempts_used": e.attempts_used,
+            "enrolled_at": e.enrolled_at,
+            "deadline_at": e.deadline_at,
+            "closed_at": e.closed_at,
+            "end_reason": e.end_reason.value if e.end_reason else None,
+            "may_reenroll_from": e.may_reenroll_from,
+        }
+
+
+async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> list[Enrollment]:
+    """Enrollments waiting on the educator whose deadline has passed, oldest deadline first,
+    locked; rows another sweep holds are skipped (sweeps may run side by side)."""
+    result = await execute_core(
+        session,
+        sa.select(enrollments)
+        .where(
+            enrollments.c.status.in_([s.value for s in WAITING_ON_EDUCATOR]),
+            enrollments.c.deadline_at <= now,
+        )
+        .order_by(enrollments.c.deadline_at, enrollments.c.enrollment_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True),
+    )
+    return [_enrollment(row) for row in result.all()]

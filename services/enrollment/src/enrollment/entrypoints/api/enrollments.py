@@ -1,0 +1,192 @@
+"""Educator routes: enroll, withdraw, my enrollments; and the catalog as enrollment sees it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel, Field
+
+from enrollment.adapters.enrollment_repository import CatalogRepository
+from enrollment.domain.enrollment import Enrollment, EnrollmentRefused
+from enrollment.entrypoints.api.deps import ClockDep, Metrics, Sessions
+from enrollment.service_layer import enrollments as commands
+from enrollment.service_layer.unit_of_work import UnitOfWork
+from mc_events.auth import Principal, Role, require
+from mc_events.contracts.common import Purpose
+
+router = APIRouter(tags=["enrollments"])
+
+Educator = Annotated[Principal, Depends(require(Role.EDUCATOR))]
+
+
+class EnrollRequest(BaseModel):
+    educator_id: str = Field(min_length=1, description="Must be the caller's own educator id.")
+    micro_credential_id: str = Field(min_length=1)
+    purpose: Purpose
+
+
+class WithdrawRequest(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+class EnrollmentOut(BaseModel):
+    enrollment_id: str
+    educator_id: str
+    micro_credential_id: str
+    micro_credential_version: int
+    purpose: Purpose
+    status: str
+    result_status: str = Field(description="Open Badges 3.0 Result.status equivalent.")
+    enrolled_at: datetime
+    deadline_at: datetime
+    attempts_used: int
+    attempts_left: int
+    closed_at: datetime | None
+    end_reason: str | None
+    may_reenroll_from: datetime | None
+
+
+class Refused(BaseModel):
+    reason: str
+    detail: str
+
+
+class CatalogVersionOut(BaseModel):
+    micro_credential_id: str
+    version: int
+    title: str
+    attempt_cap: int
+    completion_window_days: int
+    cooldown_days: int
+    allowed_purposes: list[str]
+    retired: bool
+
+
+def _out(e: Enrollment) -> EnrollmentOut:
+    return EnrollmentOut(
+        enrollment_id=e.enrollment_id,
+        educator_id=e.educator_id,
+        micro_credential_id=e.micro_credential_id,
+        micro_credential_version=e.micro_credential_version,
+        purpose=e.purpose,
+        status=e.status.value,
+        result_status=e.ob3_result_status,
+        enrolled_at=e.enrolled_at,
+        deadline_at=e.deadline_at,
+        attempts_used=e.attempts_used,
+        attempts_left=e.attempts_left,
+        closed_at=e.closed_at,
+        end_reason=e.end_reason.value if e.end_reason else None,
+        may_reenroll_from=e.may_reenroll_from,
+    )
+
+
+def _refused(reason: str, detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_409_CONFLICT, Refused(reason=reason, detail=detail).model_dump()
+    )
+
+
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A rule refuses it: detail.reason says which, detail.detail why"}
+}
+
+
+@router.post(
+    "/enrollments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Enroll in a micro-credential (the newest published version)",
+    responses={**_REFUSALS, 403: {"description": "Not the caller's educator id"}},
+)
+async def enroll(
+    body: EnrollRequest,
+    principal: Educator,
+    sessions: Sessions,
+    clock: ClockDep,
+    metrics: Metrics,
+) -> EnrollmentOut:
+    if principal.educator_id != body.educator_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "educators enroll only themselves")
+    try:
+        async with UnitOfWork(sessions) as uow:
+            enrollment = await commands.enroll(
+                uow,
+                educator_id=body.educator_id,
+                micro_credential_id=body.micro_credential_id,
+                purpose=body.purpose,
+                now=clock(),
+            )
+    except EnrollmentRefused as exc:
+        raise _refused(exc.reason.value, exc.detail) from exc
+    except commands.NotOnRoster as exc:
+        raise _refused("not_on_roster", "HR has not registered you yet") from exc
+    metrics.enrollments.labels("enrolled").inc()
+    return _out(enrollment)
+
+
+@router.post(
+    "/enrollments/{enrollment_id}/withdraw",
+    summary="Withdraw from one of my enrollments",
+    responses={**_REFUSALS, 404: {"description": "No such enrollment of the caller"}},
+)
+async def withdraw(
+    enrollment_id: str,
+    principal: Educator,
+    sessions: Sessions,
+    clock: ClockDep,
+    metrics: Metrics,
+    body: WithdrawRequest | None = None,
+) -> EnrollmentOut:
+    try:
+        async with UnitOfWork(sessions) as uow:
+            enrollment = await commands.withdraw(
+                uow,
+                enrollment_id=enrollment_id,
+                educator_id=principal.educator_id or "",
+                reason=body.reason if body else "",
+                now=clock(),
+            )
+    except EnrollmentRefused as exc:
+        raise _refused(exc.reason.value, exc.detail) from exc
+    except commands.UnknownEnrollment as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrollment") from exc
+    metrics.enrollments.labels("withdrawn").inc()
+    return _out(enrollment)
+
+
+@router.get("/enrollments/me", summary="My enrollments: status, deadline, attempts left")
+async def my_enrollments(principal: Educator, sessions: Sessions) -> list[EnrollmentOut]:
+    if not principal.educator_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the token names no educator")
+    async with UnitOfWork(sessions) as uow:
+        return [_out(e) for e in await commands.my_enrollments(uow, principal.educator_id)]
+
+
+@router.get(
+    "/catalog/micro-credentials/{micro_credential_id}",
+    summary="The versions of a micro-credential this service knows (from registry events)",
+)
+async def catalog_versions(
+    micro_credential_id: str,
+    _: Annotated[Principal, Depends(require(Role.EDUCATOR, Role.DISTRICT_ADMIN, Role.STATE_ADMIN))],
+    sessions: Sessions,
+) -> list[CatalogVersionOut]:
+    async with UnitOfWork(sessions) as uow:
+        rows = await CatalogRepository(uow.session).versions(micro_credential_id)
+    if not rows:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown micro-credential")
+    return [
+        CatalogVersionOut(
+            micro_credential_id=r["micro_credential_id"],
+            version=r["version"],
+            title=r["title"],
+            attempt_cap=r["attempt_cap"],
+            completion_window_days=r["completion_window_days"],
+            cooldown_days=r["cooldown_days"],
+            allowed_purposes=list(r["allowed_purposes"]),
+            retired=r["retired_at"] is not None,
+        )
+        for r in rows
+    ]

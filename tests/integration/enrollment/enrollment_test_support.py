@@ -1,0 +1,165 @@
+"""Helpers shared by the enrollment integration tests: a settable clock, registry events sent
+to the real broker, roster registration and enrollment over the API, outbox and DLQ readers."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from aiokafka import TopicPartition
+
+from mc_events import kafka
+from mc_events.auth import Role
+from mc_events.consumer import wait_until
+from mc_events.contracts.catalog import MicroCredentialPublished
+from mc_events.contracts.common import (
+    Credits,
+    CreditUnit,
+    EvidenceKind,
+    EvidenceRequirement,
+    Fee,
+    FeePayer,
+    Level,
+    Purpose,
+    RubricCriterion,
+)
+from mc_events.envelope import to_record
+from mc_events.storage import outbox
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def published(mc_id: str, version: int = 1, **overrides) -> MicroCredentialPublished:
+    fields = {
+        "micro_credential_id": mc_id,
+        "micro_credential_version": version,
+        "issuer_id": "iss-1",
+        "issuer_name": "Issuer",
+        "title": f"Wait time v{version}",
+        "competency": "Uses wait time after questioning",
+        "description": "",
+        "evidence_requirements": (
+            EvidenceRequirement(id="r1", kind=EvidenceKind.VIDEO, prompt="Film it", required=True),
+        ),
+        "rubric": (
+            RubricCriterion(
+                id="c1",
+                name="Wait",
+                levels=(Level(id="l1", name="Low"), Level(id="l2", name="High")),
+                required_level_id="l2",
+            ),
+        ),
+        "credits": Credits(value=Decimal("10"), unit=CreditUnit.RENEWAL_CREDITS),
+        "attempt_cap": 3,
+        "completion_window_days": 90,
+        "cooldown_days": 30,
+        "fee": Fee(amount_cents=4000, payer=FeePayer.DISTRICT),
+        "allowed_purposes": (Purpose.LICENSE_RENEWAL,),
+        "approved_at": NOW - timedelta(days=10),
+    }
+    fields.update(overrides)
+    return MicroCredentialPublished(**fields)
+
+
+async def send(infra, *events) -> None:
+    settings = kafka.KafkaSettings(
+        bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=infra.kafka_idempotence
+    )
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        for event in events:
+            record = to_record(event, source="/mc/registry")
+            await producer.send_and_wait(
+                record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+    finally:
+        await producer.stop()
+
+
+async def catalog_has(svc, mc_id: str, *, versions: int = 1, retired: int = 0) -> bool:
+    headers = svc.auth("sea", Role.STATE_ADMIN)
+
+    async def seen() -> bool:
+        r = await svc.client.get(f"/catalog/micro-credentials/{mc_id}", headers=headers)
+        if r.status_code != 200:
+            return False
+        rows = r.json()
+        return len(rows) == versions and sum(row["retired"] for row in rows) == retired
+
+    return await wait_until(seen, 30)
+
+
+async def register(svc, educator_id: str, district: str = "lea-1") -> None:
+    data = (
+        "educator_id,first_name,last_name,email,district_id,role\n"
+        f"{educator_id},Ada,Lovelace,{educator_id}@x.example,{district},teacher\n"
+    ).encode()
+    r = await svc.client.post(
+        "/roster/imports",
+        files={"file": ("staff.csv", data, "text/csv")},
+        headers=svc.auth("sea", Role.STATE_ADMIN),
+    )
+    assert r.json()["registered"] == 1
+
+
+def educator(svc, educator_id: str):
+    return svc.auth(educator_id, Role.EDUCATOR, educator_id=educator_id)
+
+
+async def post_enroll(svc, educator_id: str, mc_id: str, purpose: str = "license_renewal"):
+    return await svc.client.post(
+        "/enrollments",
+        json={"educator_id": educator_id, "micro_credential_id": mc_id, "purpose": purpose},
+        headers=educator(svc, educator_id),
+    )
+
+
+async def outbox_events(svc, enrollment_id: str) -> list[tuple[str, dict]]:
+    async with svc.runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(outbox.c.event_type, outbox.c.payload)
+            .where(outbox.c.partition_key == enrollment_id)
+            .order_by(outbox.c.id)
+        )
+        return [(t.rsplit(".v", 1)[0], json.loads(p)) for t, p in rows.all()]
+
+
+def new_ids() -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:10]
+    return f"mc-{suffix}", f"ed-{suffix}"
+
+
+async def dead_letters(infra, topic: str, key: str, timeout: float = 30.0) -> list:
+    """Records of ``topic`` with ``key``, read from the beginning until one shows up."""
+    settings = kafka.KafkaSettings(
+        bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=infra.kafka_idempotence
+    )
+    consumer = kafka.consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        found = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not found:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                found.extend(r for r in records if r.key == key.encode())
+        return found
+    finally:
+        await consumer.stop()

@@ -1,0 +1,93 @@
+"""The deadline sweep on a real database: enrollments waiting on the educator past their
+deadline expire once, with an Expired event; a submission with the assessors does not."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from enrollment_test_support import (
+    NOW,
+    Clock,
+    catalog_has,
+    educator,
+    new_ids,
+    outbox_events,
+    post_enroll,
+    published,
+    register,
+    send,
+)
+
+from enrollment.bootstrap import build
+from enrollment.config import Settings
+from enrollment.entrypoints.api.deps import get_clock
+from mc_events.auth import Role
+from mc_events.contracts.common import EvidenceKind, EvidenceRequirement
+from mc_events.testing import running_service
+
+REFLECTION_ONLY = (
+    EvidenceRequirement(id="r", kind=EvidenceKind.REFLECTION, prompt="Reflect", required=True),
+)
+
+
+@pytest.fixture
+async def svc(infra, tmp_path):
+    async with running_service(
+        build, Settings, infra, tmp_path, relay=False, evidence_dir=str(tmp_path / "evidence")
+    ) as running:
+        clock = Clock()
+        running.app.dependency_overrides[get_clock] = lambda: clock
+        running.clock = clock
+        yield running
+
+
+async def sweep(svc) -> int:
+    r = await svc.client.post(
+        "/operations/deadline-sweep", headers=svc.auth("ops", Role.STATE_ADMIN)
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["expired"]
+
+
+async def test_enrollments_past_their_deadline_expire_once_with_an_event(svc, infra):
+    mc, waiting = new_ids()
+    reviewed = f"ed-{uuid.uuid4().hex[:10]}"
+    await register(svc, waiting)
+    await register(svc, reviewed)
+    await send(infra, published(mc, evidence_requirements=REFLECTION_ONLY))
+    assert await catalog_has(svc, mc)
+    idle = (await post_enroll(svc, waiting, mc)).json()["enrollment_id"]
+    busy = (await post_enroll(svc, reviewed, mc)).json()["enrollment_id"]
+    await svc.client.post(
+        f"/enrollments/{busy}/evidence/r/reflection",
+        json={"text": "I waited"},
+        headers=educator(svc, reviewed),
+    )
+    sent = await svc.client.post(
+        f"/enrollments/{busy}/submissions",
+        headers={**educator(svc, reviewed), "Idempotency-Key": "k"},
+    )
+    assert sent.status_code == 201
+    svc.clock.now = NOW + timedelta(days=90) - timedelta(seconds=1)
+    assert await sweep(svc) == 0
+    svc.clock.now = NOW + timedelta(days=90)
+    assert await sweep(svc) == 1
+    assert await sweep(svc) == 0
+    events = await outbox_events(svc, idle)
+    assert [kind for kind, _ in events] == ["enrollment.enrolled", "enrollment.expired"]
+    expired = events[1][1]
+    assert datetime.fromisoformat(expired["may_reenroll_from"]) == NOW + timedelta(days=120)
+    mine = (await svc.client.get("/enrollments/me", headers=educator(svc, waiting))).json()
+    assert (mine[0]["status"], mine[0]["end_reason"]) == ("expired", "deadline_passed")
+    again = await post_enroll(svc, waiting, mc)
+    assert (again.status_code, again.json()["detail"]["reason"]) == (409, "in_cooldown")
+    theirs = (await svc.client.get("/enrollments/me", headers=educator(svc, reviewed))).json()
+    assert theirs[0]["status"] == "submitted"
+
+
+async def test_only_the_state_admin_runs_the_sweep(svc):
+    district = svc.auth("hr", Role.DISTRICT_ADMIN, district_id="lea-1")
+    r = await svc.client.post("/operations/deadline-sweep", headers=district)
+    assert r.status_code == 403
