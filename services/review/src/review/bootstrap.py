@@ -6,21 +6,26 @@ import review
 from mc_events import topics
 from mc_events.service import ServiceDefinition
 from review.config import Settings
+from review.domain.clock import Clock, utc_now
 from review.entrypoints import consumer
 from review.entrypoints.api import router
+from review.service_layer.assignment import policy_of
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def build(settings: Settings | None = None) -> ServiceDefinition:
+def build(settings: Settings | None = None, *, clock: Clock = utc_now) -> ServiceDefinition:
+    """The service; tests pass a settable ``clock`` (the API reads it through ``get_clock``,
+    which they override on the app)."""
+    settings = settings or Settings()
     return ServiceDefinition(
         name="review",
         title="Review",
         description=review.__doc__ or "",
-        settings=settings or Settings(),
+        settings=settings,
         migrations_dir=MIGRATIONS,
         routers=[router],
-        handlers=consumer.HANDLERS,
+        handlers=consumer.handlers(policy_of(settings), clock),
         publishes=[topics.REVIEWS],
         subscribes=[topics.CATALOG, topics.ROSTER, topics.ENROLLMENTS],
     )

@@ -2,4 +2,9 @@
 
 from fastapi import APIRouter
 
+from review.entrypoints.api import assessors, reviews, scoring
+
 router = APIRouter()
+router.include_router(assessors.router)
+router.include_router(reviews.router)
+router.include_router(scoring.router)

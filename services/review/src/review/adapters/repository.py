@@ -1,0 +1,421 @@
+"""Queries of the review database. Repositories query and write; the unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mc_events.db import execute_core
+from review.adapters.tables import (
+    assessors,
+    assignments,
+    calibration_runs,
+    catalog_versions,
+    reviews,
+    roster_educators,
+)
+from review.domain.assignment import (
+    Assessor,
+    CalibrationStatus,
+    Qualification,
+    QualificationKind,
+)
+from review.domain.conflicts import AssessorLinks
+
+# One lock for every assignment decision: capacity and the "one assignment per slot" rule are
+# checked and written without another transaction changing loads in between. Assignments are
+# a few milliseconds each, far above the expected peak rate (DOMAIN.md: tens per second).
+ASSIGNMENT_LOCK = 0x5EE1_A551
+
+
+class ReviewStatus:
+    AWAITING_ASSESSOR = "awaiting_assessor"
+    IN_REVIEW = "in_review"
+    AWAITING_APPROVER = "awaiting_approver"
+    DECIDED = "decided"
+
+
+class AssignmentStatus:
+    OPEN = "open"
+    SCORED = "scored"
+
+
+# -- catalog read model ----------------------------------------------------------------------
+
+
+async def upsert_catalog_version(session: AsyncSession, row: dict[str, Any]) -> None:
+    stmt = pg_insert(catalog_versions).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["micro_credential_id", "micro_credential_version"],
+        set_={k: stmt.excluded[k] for k in ("competency", "rubric", "attempt_cap")},
+    )
+    await execute_core(session, stmt)
+
+
+async def retire_catalog_version(
+    session: AsyncSession, mc_id: str, version: int, at: datetime
+) -> bool:
+    result = await execute_core(
+        session,
+        sa.update(catalog_versions)
+        .where(
+            catalog_versions.c.micro_credential_id == mc_id,
+            catalog_versions.c.micro_credential_version == version,
+        )
+        .values(retired_at=at),
+    )
+    return bool(result.rowcount)
+
+
+async def catalog_competency(session: AsyncSession, mc_id: str, version: int) -> str | None:
+    result = await execute_core(
+        session,
+        sa.select(catalog_versions.c.competency).where(
+            catalog_versions.c.micro_credential_id == mc_id,
+            catalog_versions.c.micro_credential_version == version,
+        ),
+    )
+    value = result.scalar_one_or_none()
+    return str(value) if value is not None else None
+
+
+# -- roster read model -----------------------------------------------------------------------
+
+
+async def upsert_roster(
+    session: AsyncSession,
+    *,
+    educator_id: str,
+    district_id: str,
+    school_id: str | None,
+    supervisor_id: str | None,
+    at: datetime,
+) -> None:
+    stmt = pg_insert(roster_educators).values(
+        educator_id=educator_id,
+        district_id=district_id,
+        school_id=school_id,
+        supervisor_id=supervisor_id,
+        updated_at=at,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["educator_id"],
+        set_={
+            "district_id": stmt.excluded.district_id,
+            "school_id": stmt.excluded.school_id,
+            "supervisor_id": stmt.excluded.supervisor_id,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    await execute_core(session, stmt)
+
+
+_CHAIN = sa.text(
+    """
+    WITH RECURSIVE chain(educator_id, supervisor_id) AS (
+        SELECT educator_id, supervisor_id FROM roster_educators
+         WHERE educator_id = ANY(CAST(:start AS text[]))
+        UNION
+        SELECT r.educator_id, r.supervisor_id
+          FROM roster_educators r JOIN chain c ON r.educator_id = c.supervisor_id
+    )
+    SELECT educator_id, supervisor_id FROM chain
+    """
+)
+
+
+async def supervisor_links(session: AsyncSession, start: Sequence[str]) -> dict[str, str | None]:
+    """``{educator: supervisor}`` for everyone above ``start`` on the roster (UNION ends cycles)."""
+    result = await execute_core(session, _CHAIN, {"start": list(start)})
+    return {row.educator_id: row.supervisor_id for row in result}
+
+
+# -- assessors -------------------------------------------------------------------------------
+
+
+def _assessor(row: Any) -> Assessor:
+    return Assessor(
+        links=AssessorLinks(
+            assessor_id=row.assessor_id,
+            district_id=row.district_id,
+            educator_id=row.educator_id,
+            school_id=row.school_id,
+            supervises=frozenset(row.supervises),
+        ),
+        qualifications=frozenset(
+            Qualification(QualificationKind(q["kind"]), q["id"]) for q in row.qualifications
+        ),
+        calibration=CalibrationStatus(row.calibration_status),
+        weekly_capacity=row.weekly_capacity,
+        active=row.active,
+    )
+
+
+@dataclass(frozen=True)
+class AssessorRecord:
+    assessor: Assessor
+    created_at: datetime
+    updated_at: datetime
+
+
+async def upsert_assessor(session: AsyncSession, assessor: Assessor, now: datetime) -> bool:
+    """Create or replace an assessor; True if it was created."""
+    links = assessor.links
+    values = {
+        "educator_id": links.educator_id,
+        "district_id": links.district_id,
+        "school_id": links.school_id,
+        "supervises": sorted(links.supervises),
+        "qualifications": [
+            {"kind": q.kind.value, "id": q.id}
+            for q in sorted(assessor.qualifications, key=lambda q: (q.kind, q.id))
+        ],
+        "calibration_status": assessor.calibration.value,
+        "weekly_capacity": assessor.weekly_capacity,
+        "active": assessor.active,
+        "updated_at": now,
+    }
+    stmt = pg_insert(assessors).values(assessor_id=links.assessor_id, created_at=now, **values)
+    stmt = stmt.on_conflict_do_update(index_elements=["assessor_id"], set_=values)
+    result = await execute_core(
+        session, stmt.returning(sa.literal_column("(xmax = 0)").label("created"))
+    )
+    return bool(result.scalar_one())
+
+
+async def get_assessor(session: AsyncSession, assessor_id: str) -> AssessorRecord | None:
+    result = await execute_core(
+        session, sa.select(assessors).where(assessors.c.assessor_id == assessor_id)
+    )
+    row = result.one_or_none()
+    return AssessorRecord(_assessor(row), row.created_at, row.updated_at) if row else None
+
+
+async def list_assessors(session: AsyncSession) -> list[AssessorRecord]:
+    result = await execute_core(session, sa.select(assessors).order_by(assessors.c.assessor_id))
+    return [AssessorRecord(_assessor(row), row.created_at, row.updated_at) for row in result]
+
+
+async def assignable_assessors(session: AsyncSession) -> list[Assessor]:
+    """Active, calibrated assessors (the rest are filtered again by the domain rules)."""
+    result = await execute_core(
+        session,
+        sa.select(assessors).where(
+            assessors.c.active.is_(True),
+            assessors.c.calibration_status == CalibrationStatus.CALIBRATED.value,
+        ),
+    )
+    return [_assessor(row) for row in result]
+
+
+async def weekly_loads(session: AsyncSession, since: datetime) -> dict[str, int]:
+    result = await execute_core(
+        session,
+        sa.select(assignments.c.assessor_id, sa.func.count().label("n"))
+        .where(assignments.c.assigned_at >= since)
+        .group_by(assignments.c.assessor_id),
+    )
+    return {str(row.assessor_id): int(row.n) for row in result}
+
+
+# -- reviews and assignments -----------------------------------------------------------------
+
+
+async def lock_assignments(session: AsyncSession) -> None:
+    await execute_core(
+        session, sa.select(sa.func.pg_advisory_xact_lock(sa.literal(ASSIGNMENT_LOCK)))
+    )
+
+
+async def insert_review(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """Create the review of a submission; False if it exists (a redelivered submission)."""
+    stmt = (
+        pg_insert(reviews)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["submission_id"])
+        .returning(reviews.c.submission_id)
+    )
+    result = await execute_core(session, stmt)
+    return result.scalar_one_or_none() is not None
+
+
+async def get_review(session: AsyncSession, submission_id: str) -> Any | None:
+    result = await execute_core(
+        session, sa.select(reviews).where(reviews.c.submission_id == submission_id)
+    )
+    return result.one_or_none()
+
+
+async def set_review_status(session: AsyncSession, submission_id: str, status: str) -> None:
+    await execute_core(
+        session,
+        sa.update(reviews).where(reviews.c.submission_id == submission_id).values(status=status),
+    )
+
+
+async def awaiting_reviews(
+    session: AsyncSession, limit: int, *, micro_credential: tuple[str, int] | None = None
+) -> list[str]:
+    query = sa.select(reviews.c.submission_id).where(
+        reviews.c.status == ReviewStatus.AWAITING_ASSESSOR
+    )
+    if micro_credential is not None:
+        query = query.where(
+            reviews.c.micro_credential_id == micro_credential[0],
+            reviews.c.micro_credential_version == micro_credential[1],
+        )
+    result = await execute_core(
+        session,
+        query.order_by(
+            reviews.c.submitted_at, reviews.c.received_at, reviews.c.submission_id
+        ).limit(limit),
+    )
+    return [row[0] for row in result]
+
+
+async def assignments_of(session: AsyncSession, submission_id: str) -> list[Any]:
+    result = await execute_core(
+        session,
+        sa.select(assignments)
+        .where(assignments.c.submission_id == submission_id)
+        .order_by(assignments.c.slot),
+    )
+    return list(result)
+
+
+async def insert_assignment(session: AsyncSession, row: dict[str, Any]) -> bool:
+    stmt = (
+        pg_insert(assignments)
+        .values(**row)
+        .on_conflict_do_nothing()
+        .returning(assignments.c.assignment_id)
+    )
+    result = await execute_core(session, stmt)
+    return result.scalar_one_or_none() is not None
+
+
+# -- scoring ---------------------------------------------------------------------------------
+
+
+async def catalog_version(session: AsyncSession, mc_id: str, version: int) -> Any | None:
+    result = await execute_core(
+        session,
+        sa.select(catalog_versions).where(
+            catalog_versions.c.micro_credential_id == mc_id,
+            catalog_versions.c.micro_credential_version == version,
+        ),
+    )
+    return result.one_or_none()
+
+
+async def lock_review(session: AsyncSession, submission_id: str) -> Any | None:
+    """The review row, locked until commit: two raters finishing at once decide only once."""
+    result = await execute_core(
+        session,
+        sa.select(reviews).where(reviews.c.submission_id == submission_id).with_for_update(),
+    )
+    return result.one_or_none()
+
+
+async def get_assignment(session: AsyncSession, assignment_id: str) -> Any | None:
+    result = await execute_core(
+        session, sa.select(assignments).where(assignments.c.assignment_id == assignment_id)
+    )
+    return result.one_or_none()
+
+
+async def save_scores(
+    session: AsyncSession, assignment_id: str, scores: list[dict[str, str]], at: datetime
+) -> None:
+    await execute_core(
+        session,
+        sa.update(assignments)
+        .where(assignments.c.assignment_id == assignment_id)
+        .values(scores=scores, scored_at=at, status=AssignmentStatus.SCORED),
+    )
+
+
+async def assignments_for_assessor(session: AsyncSession, assessor_id: str) -> list[Any]:
+    """An assessor's assignments with what the blind view may show (no educator columns)."""
+    query = (
+        sa.select(
+            assignments.c.assignment_id,
+            assignments.c.role,
+            assignments.c.status,
+            assignments.c.assigned_at,
+            assignments.c.due_at,
+            assignments.c.scores,
+            reviews.c.attempt,
+            reviews.c.micro_credential_id,
+            reviews.c.micro_credential_version,
+            reviews.c.artifacts,
+            catalog_versions.c.rubric,
+        )
+        .join(reviews, reviews.c.submission_id == assignments.c.submission_id)
+        .outerjoin(
+            catalog_versions,
+            sa.and_(
+                catalog_versions.c.micro_credential_id == reviews.c.micro_credential_id,
+                catalog_versions.c.micro_credential_version == reviews.c.micro_credential_version,
+            ),
+        )
+        .where(assignments.c.assessor_id == assessor_id)
+        .order_by(assignments.c.due_at, assignments.c.assignment_id)
+    )
+    return list(await execute_core(session, query))
+
+
+async def reviews_awaiting_approver(session: AsyncSession, limit: int) -> list[Any]:
+    result = await execute_core(
+        session,
+        sa.select(reviews)
+        .where(reviews.c.status == ReviewStatus.AWAITING_APPROVER)
+        .order_by(reviews.c.submitted_at, reviews.c.submission_id)
+        .limit(limit),
+    )
+    return list(result)
+
+
+async def mark_decided(
+    session: AsyncSession, submission_id: str, *, decision_id: str, outcome: str, at: datetime
+) -> None:
+    await execute_core(
+        session,
+        sa.update(reviews)
+        .where(reviews.c.submission_id == submission_id)
+        .values(
+            status=ReviewStatus.DECIDED, decision_id=decision_id, outcome=outcome, decided_at=at
+        ),
+    )
+
+
+# -- calibration -----------------------------------------------------------------------------
+
+
+async def insert_calibration_run(session: AsyncSession, row: dict[str, Any]) -> None:
+    await execute_core(session, sa.insert(calibration_runs).values(**row))
+
+
+async def set_calibration_status(session: AsyncSession, assessor_id: str, value: str) -> None:
+    await execute_core(
+        session,
+        sa.update(assessors)
+        .where(assessors.c.assessor_id == assessor_id)
+        .values(calibration_status=value),
+    )
+
+
+async def calibration_history(session: AsyncSession, assessor_id: str) -> list[Any]:
+    result = await execute_core(
+        session,
+        sa.select(calibration_runs)
+        .where(calibration_runs.c.assessor_id == assessor_id)
+        .order_by(calibration_runs.c.recorded_at, calibration_runs.c.seq),
+    )
+    return list(result)

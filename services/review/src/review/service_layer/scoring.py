@@ -1,0 +1,255 @@
+"""Commands of scoring: a rater scores their assignment, an approver breaks a tie, and the
+decision (with its ``review.decided`` event) follows from the rubric's required levels.
+
+Each command runs in one transaction that locks the review row, so two raters finishing at the
+same moment produce one decision. The decision id (also the event id) is derived from the
+submission, so a retried command cannot publish a second decision.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mc_events.contracts.common import CriterionResult
+from mc_events.contracts.review import AssessorRole, Decided, ReviewOutcome
+from mc_events.outbox import add_event
+from review.adapters import repository as repo
+from review.adapters.repository import AssignmentStatus, ReviewStatus
+from review.domain.conflicts import EducatorFacts, conflicts, supervision_chain
+from review.domain.scoring import (
+    Criterion,
+    NeedsApprover,
+    Result,
+    Score,
+    check_rating,
+    decide,
+    reconcile,
+    results_of,
+)
+
+_DECISION_NS = uuid.UUID("0b7d3c52-94a1-4c0e-8f7e-5d2f6a9e3c44")
+APPROVER_SLOT = 0
+
+
+class ScoringError(Exception):
+    """A scoring command that cannot be carried out; the subclass says why."""
+
+
+class NotFound(ScoringError):
+    pass
+
+
+class WrongState(ScoringError):
+    pass
+
+
+class NotAllowed(ScoringError):
+    pass
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    review_status: str
+    decision: Decided | None = None
+    submitted_at: datetime | None = None
+
+
+def decision_id(submission_id: str) -> str:
+    return str(uuid.uuid5(_DECISION_NS, submission_id))
+
+
+def rubric_of(catalog_row: Any) -> tuple[Criterion, ...]:
+    return tuple(
+        Criterion(c["id"], tuple(c["level_ids"]), c["required_level_id"])
+        for c in catalog_row.rubric
+    )
+
+
+def _stored(scores: Mapping[str, Score]) -> list[dict[str, str]]:
+    return [
+        {"criterion_id": k, "level_id": v.level_id, "feedback": v.feedback}
+        for k, v in sorted(scores.items())
+    ]
+
+
+def _rating(stored: list[dict[str, str]]) -> dict[str, Score]:
+    return {s["criterion_id"]: Score(s["level_id"], s["feedback"]) for s in stored}
+
+
+async def _rubric(session: AsyncSession, review: Any) -> tuple[tuple[Criterion, ...], int]:
+    catalog = await repo.catalog_version(
+        session, review.micro_credential_id, review.micro_credential_version
+    )
+    if catalog is None:
+        raise WrongState("the rubric of this micro-credential version is not known yet")
+    return rubric_of(catalog), int(catalog.attempt_cap)
+
+
+async def score_assignment(
+    session: AsyncSession,
+    *,
+    assignment_id: str,
+    assessor_id: str,
+    scores: Mapping[str, Score],
+    now: datetime,
+) -> ScoreOutcome:
+    """Record a rater's scores; decide when every rater has scored (or queue for an approver)."""
+    found = await repo.get_assignment(session, assignment_id)
+    if found is None or found.assessor_id != assessor_id:
+        raise NotFound("no such assignment")
+    review = await repo.lock_review(session, found.submission_id)
+    # Read again under the review's lock: a concurrent request may have scored it meanwhile.
+    assignment = await repo.get_assignment(session, assignment_id)
+    assert review is not None
+    assert assignment is not None
+    if assignment.role != AssessorRole.RATER.value:
+        raise WrongState("approver decisions go through the approvals endpoint")
+    if assignment.status != AssignmentStatus.OPEN:
+        raise WrongState("this assignment is already scored")
+    if review.status != ReviewStatus.IN_REVIEW:
+        raise WrongState(f"the review is {review.status}, not in review")
+    rubric, attempt_cap = await _rubric(session, review)
+    check_rating(rubric, scores)
+    await repo.save_scores(session, assignment_id, _stored(scores), now)
+
+    raters = [
+        r
+        for r in await repo.assignments_of(session, review.submission_id)
+        if r.role == AssessorRole.RATER.value
+    ]
+    scored = [r for r in raters if r.status == AssignmentStatus.SCORED]
+    if len(scored) < review.raters_required:
+        return ScoreOutcome(ReviewStatus.IN_REVIEW)
+    ratings = [_rating(r.scores) for r in scored]
+    if len(ratings) == 1:
+        results = results_of(rubric, ratings[0])
+    else:
+        reconciled = reconcile(rubric, ratings[0], ratings[1])
+        if isinstance(reconciled, NeedsApprover):
+            await repo.set_review_status(
+                session, review.submission_id, ReviewStatus.AWAITING_APPROVER
+            )
+            return ScoreOutcome(ReviewStatus.AWAITING_APPROVER)
+        results = reconciled.results
+    event = await _decide(
+        session,
+        review,
+        results,
+        attempt_cap=attempt_cap,
+        rater_ids=tuple(r.assessor_id for r in scored),
+        approver_id=None,
+        now=now,
+    )
+    return ScoreOutcome(ReviewStatus.DECIDED, event, review.submitted_at)
+
+
+async def approve(
+    session: AsyncSession,
+    *,
+    submission_id: str,
+    approver_id: str,
+    scores: Mapping[str, Score],
+    now: datetime,
+) -> ScoreOutcome:
+    """An approver's scores decide a review the raters disagreed on.
+
+    The approver must be on the assessor roster, must not be one of the raters, and is held to
+    the same conflict-of-interest rules as the raters.
+    """
+    review = await repo.lock_review(session, submission_id)
+    if review is None:
+        raise NotFound("no review for this submission")
+    if review.status != ReviewStatus.AWAITING_APPROVER:
+        raise WrongState(f"the review is {review.status}, not awaiting an approver")
+    record = await repo.get_assessor(session, approver_id)
+    if record is None:
+        raise NotAllowed("the approver is not on the assessor roster")
+    raters = [
+        r
+        for r in await repo.assignments_of(session, submission_id)
+        if r.role == AssessorRole.RATER.value
+    ]
+    if approver_id in {r.assessor_id for r in raters}:
+        raise NotAllowed("a rater of this submission cannot also approve it")
+    educator = EducatorFacts(
+        review.educator_id, review.district_id, review.school_id, review.supervisor_id
+    )
+    start = [review.educator_id] + ([review.supervisor_id] if review.supervisor_id else [])
+    chain = supervision_chain(educator, await repo.supervisor_links(session, start))
+    if conflicts(record.assessor.links, educator, chain):
+        raise NotAllowed("the approver has a conflict of interest with this submission")
+    rubric, attempt_cap = await _rubric(session, review)
+    results = results_of(rubric, scores)
+    await repo.insert_assignment(
+        session,
+        {
+            "assignment_id": str(uuid.uuid5(_DECISION_NS, f"{submission_id}/approver")),
+            "submission_id": submission_id,
+            "slot": APPROVER_SLOT,
+            "role": AssessorRole.APPROVER.value,
+            "assessor_id": approver_id,
+            "assigned_at": now,
+            "due_at": now,
+            "status": AssignmentStatus.SCORED,
+            "scores": _stored(scores),
+            "scored_at": now,
+        },
+    )
+    event = await _decide(
+        session,
+        review,
+        results,
+        attempt_cap=attempt_cap,
+        rater_ids=tuple(r.assessor_id for r in raters),
+        approver_id=approver_id,
+        now=now,
+    )
+    return ScoreOutcome(ReviewStatus.DECIDED, event, review.submitted_at)
+
+
+async def _decide(
+    session: AsyncSession,
+    review: Any,
+    results: tuple[Result, ...],
+    *,
+    attempt_cap: int,
+    rater_ids: tuple[str, ...],
+    approver_id: str | None,
+    now: datetime,
+) -> Decided:
+    outcome = decide(results, attempt=review.attempt, attempt_cap=attempt_cap)
+    new_id = decision_id(review.submission_id)
+    event = Decided(
+        decision_id=new_id,
+        enrollment_id=review.enrollment_id,
+        submission_id=review.submission_id,
+        attempt=review.attempt,
+        educator_id=review.educator_id,
+        district_id=review.district_id,
+        micro_credential_id=review.micro_credential_id,
+        micro_credential_version=review.micro_credential_version,
+        outcome=ReviewOutcome(outcome.value),
+        results=tuple(
+            CriterionResult(
+                criterion_id=r.criterion_id,
+                achieved_level_id=r.level_id,
+                met=r.met,
+                feedback=r.feedback,
+            )
+            for r in results
+        ),
+        assessor_ids=rater_ids,
+        approver_id=approver_id,
+        decided_at=now,
+    )
+    await add_event(session, event, event_id=new_id, time=now)
+    await repo.mark_decided(
+        session, review.submission_id, decision_id=new_id, outcome=outcome.value, at=now
+    )
+    return event
