@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from compensation_helpers import (
     awarded,
     ledger,
@@ -22,7 +23,7 @@ from compensation_helpers import (
 
 from compensation.domain import ids
 from compensation.entrypoints.consumer import build_handlers
-from mc_events import kafka
+from mc_events import audit, kafka
 from mc_events.auth import Role
 from mc_events.consumer import EventConsumer, wait_until
 from mc_events.contracts.compensation import StipendApproved, StipendDeferred, StipendReversed
@@ -141,6 +142,29 @@ async def test_revocation_reverses_once_even_if_delivered_twice(svc, producer):
         headers=svc.auth("admin", Role.DISTRICT_ADMIN, district_id=fl.district_id),
     )
     assert r.json()["committed_cents"] == 100_000  # the clawback went back to the budget
+
+    # Every money decision is on the educator's tamper-evident trail, a statewide rule on the
+    # state's.
+    async with svc.runtime.engine.connect() as conn:
+        trail = (
+            await conn.execute(
+                sa.select(audit.audit_log.c.action, audit.audit_log.c.object_id)
+                .where(audit.audit_log.c.chain == f"educator:{educator}")
+                .order_by(audit.audit_log.c.seq)
+            )
+        ).all()
+        assert [tuple(row) for row in trail] == [
+            ("stipend.approved", approval.entry_id),
+            ("stipend.reversed", reversal.entry_id),
+            ("stipend.approved", entries[2].entry_id),
+        ]
+        rule = await conn.execute(
+            sa.select(audit.audit_log.c.chain, audit.audit_log.c.action).where(
+                audit.audit_log.c.object_id == f"{fl.rule_id}@v1"
+            )
+        )
+        assert [tuple(row) for row in rule] == [("state:FL", "rule.published")]
+        assert await audit.verify(conn) == []
 
 
 async def test_exhausted_budget_defers_and_added_funds_pay(svc, producer):

@@ -4,6 +4,7 @@ published; raters who disagree send the submission to an approver, whose levels 
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from review_support import (
     consumed,
     outbox_events,
@@ -19,6 +20,7 @@ from review_support import (
     wait_review,
 )
 
+from mc_events import audit
 from mc_events.auth import Role
 from mc_events.consumer import wait_until
 
@@ -191,3 +193,19 @@ async def test_disagreeing_raters_send_the_submission_to_an_approver_who_decides
         assert sorted(decision["assessor_ids"]) == ["r1", "r2"]
         assert decision["results"][0]["met"] is False
         assert decision["results"][0]["feedback"] == "Lengthen the pause."
+
+        # The decision is on the educator's tamper-evident trail, attributed to the approver.
+        async with svc.runtime.engine.connect() as conn:
+            trail = (
+                await conn.execute(
+                    sa.select(
+                        audit.audit_log.c.actor,
+                        audit.audit_log.c.action,
+                        audit.audit_log.c.object_id,
+                    ).where(audit.audit_log.c.chain == f"educator:{event.educator_id}")
+                )
+            ).all()
+            assert [tuple(row) for row in trail] == [
+                ("lead", "review.decided", event.submission_id)
+            ]
+            assert await audit.verify(conn) == []

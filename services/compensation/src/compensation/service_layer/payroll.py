@@ -23,6 +23,7 @@ from compensation.domain.payroll import (
     total_cents,
 )
 from compensation.service_layer.errors import Conflict, NotFound
+from mc_events import audit
 from mc_events.contracts.compensation import (
     PayrollBatchAcknowledged,
     PayrollBatchExported,
@@ -106,6 +107,21 @@ async def create_batch(
         exported_at=header.exported_at,
     )
     await add_event(session, event, event_id=ids.event_id(event.event_type, batch_id))
+    await audit.append(
+        session,
+        actor="payroll-export",
+        action="payroll.exported",
+        object_type="payroll_batch",
+        object_id=batch_id,
+        details={
+            "entries": len(lines),
+            "total_cents": total,
+            "checksum_sha256": checksum,
+            "pay_period_id": pay_period_id,
+        },
+        chain=f"district:{district_id}",
+        at=header.exported_at,
+    )
     return Batch(header, lines, "exported", checksum), True
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from compensation.adapters import repository as repo
 from compensation.domain.rules import StipendRule
 from compensation.service_layer.errors import Conflict, Forbidden, NotFound
+from mc_events import audit
 
 
 async def publish_rule(
@@ -43,6 +44,22 @@ async def publish_rule(
     versioned = replace(rule, version=(latest.version + 1) if latest else 1)
     if not await repo.insert_rule(session, versioned, created_by=published_by, at=at):
         raise Conflict(f"version {versioned.version} of {rule.rule_id} was published concurrently")
+    await audit.append(
+        session,
+        actor=published_by,
+        action="rule.published",
+        object_type="stipend_rule",
+        object_id=f"{versioned.rule_id}@v{versioned.version}",
+        details={
+            "amount_cents": versioned.amount_cents,
+            "state": versioned.state,
+            "district_id": versioned.district_id,
+        },
+        chain=f"district:{versioned.district_id}"
+        if versioned.district_id
+        else f"state:{versioned.state}",
+        at=at,
+    )
     return versioned
 
 

@@ -42,6 +42,7 @@ from compensation.domain.rules import (
     decide,
     rules_in_force,
 )
+from mc_events import audit
 from mc_events.contracts.compensation import (
     StipendApproved,
     StipendBasis,
@@ -132,6 +133,21 @@ async def _approve(
         approved_at=now,
     )
     await add_event(session, event, event_id=ids.event_id(event.event_type, entry_id))
+    await audit.append(
+        session,
+        actor=f"award:{award.award_key}",
+        action="stipend.approved",
+        object_type="ledger_entry",
+        object_id=entry_id,
+        details={
+            "amount_cents": amount_cents,
+            "rule": f"{rule.rule_id}@v{rule.version}",
+            "fiscal_year": fiscal_year,
+            "district_id": award.district_id,
+        },
+        chain=f"educator:{award.educator_id}",
+        at=now,
+    )
     return entry_id
 
 
@@ -330,6 +346,20 @@ async def reverse_award(
             reversed_at=now,
         )
         await add_event(session, event, event_id=ids.event_id(event.event_type, reversal_id))
+        await audit.append(
+            session,
+            actor=f"revocation:{award_key}",
+            action="stipend.reversed",
+            object_type="ledger_entry",
+            object_id=reversal_id,
+            details={
+                "original_entry_id": original.entry_id,
+                "amount_cents": -original.amount_cents,
+                "reason": str(reason),
+            },
+            chain=f"educator:{original.educator_id}",
+            at=now,
+        )
         reversed_ids.append(reversal_id)
     cancelled = await repo.cancel_deferrals(session, award_key, now)
     if cancelled:

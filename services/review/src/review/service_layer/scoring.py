@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mc_events import audit
 from mc_events.contracts.common import CriterionResult
 from mc_events.contracts.review import AssessorRole, Decided, ReviewOutcome
 from mc_events.outbox import add_event
@@ -249,6 +250,23 @@ async def _decide(
         decided_at=now,
     )
     await add_event(session, event, event_id=new_id, time=now)
+    await audit.append(
+        session,
+        actor=approver_id or ",".join(rater_ids),
+        action="review.decided",
+        object_type="submission",
+        object_id=review.submission_id,
+        details={
+            "decision_id": new_id,
+            "outcome": outcome.value,
+            "attempt": review.attempt,
+            "raters": list(rater_ids),
+            "approver": approver_id,
+            "results": {r.criterion_id: r.level_id for r in results},
+        },
+        chain=f"educator:{review.educator_id}",
+        at=now,
+    )
     await repo.mark_decided(
         session, review.submission_id, decision_id=new_id, outcome=outcome.value, at=now
     )

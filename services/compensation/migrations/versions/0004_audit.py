@@ -1,0 +1,16 @@
+"""Compensation: the tamper-evident audit trail (rule changes, payments, reversals, payroll exports)."""
+
+from alembic import op
+
+from mc_events.audit import create_audit_schema, drop_audit_schema
+
+revision = "0004"
+down_revision = "0003"
+
+
+def upgrade() -> None:
+    create_audit_schema(op)
+
+
+def downgrade() -> None:
+    drop_audit_schema(op)
