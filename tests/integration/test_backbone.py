@@ -545,3 +545,43 @@ async def test_a_database_outage_in_a_handler_is_retried_not_dead_lettered(
         await task
     dead = await read_topic(kafka_settings, f"{topic}.dlq", at_least=0, timeout=2.0)
     assert dead == [], "an infrastructure failure is not the event's fault"
+
+
+async def test_a_large_batch_is_copied_in_keeps_each_keys_order_and_still_wakes_the_relay(
+    db, kafka_settings, topic
+):
+    from mc_events.outbox import COPY_THRESHOLD
+
+    contract = counter_contract(topic)
+    await backbone_app.increment(db.sessions, contract, "k0")  # k0 already at seq 1
+    relay = backbone_app.make_relay(db.engine, kafka_settings, batch_size=1000)
+    relay.settings = type(relay.settings)(poll_interval=30.0, batch_size=1000)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.sleep(1.0)  # idle: only a NOTIFY can wake it within the test
+        size = 2 * COPY_THRESHOLD
+        events = [contract(key=f"k{i % 10}", n=i) for i in range(size)]
+        async with db.sessions() as session, session.begin():
+            await add_events(session, events)
+
+        async def published() -> bool:
+            return await unpublished(db) == 0
+
+        assert await wait_until(published, 10.0), "COPY fired the notify trigger"
+    finally:
+        stop.set()
+        await task
+
+    async with db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(outbox.c.partition_key, outbox.c.key_seq, outbox.c.payload)
+                .where(outbox.c.partition_key == "k0")
+                .order_by(outbox.c.key_seq)
+            )
+        ).all()
+    assert [seq for _, seq, _ in rows] == list(range(1, size // 10 + 2))
+    assert [json.loads(p)["n"] for _, _, p in rows[1:]] == list(range(0, size, 10))
+    records = await read_topic(kafka_settings, topic, at_least=size + 1)
+    assert len(records) == size + 1

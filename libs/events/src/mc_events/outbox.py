@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import Counter, defaultdict
@@ -26,14 +27,13 @@ import asyncpg
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import SpanKind
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from mc_events import faults, kafka
 from mc_events.contracts.base import Event
 from mc_events.db import execute_core, plain_url
 from mc_events.envelope import TRACEPARENT, TRACESTATE, to_record
-from mc_events.storage import OUTBOX_CHANNEL, outbox, outbox_key_seq
+from mc_events.storage import OUTBOX_CHANNEL, outbox
 from mc_events.telemetry import (
     BackboneMetrics,
     context_from_headers,
@@ -43,6 +43,33 @@ from mc_events.telemetry import (
 )
 
 log = logging.getLogger(__name__)
+
+
+COPY_THRESHOLD = 200
+"""Batches at least this large are written with COPY."""
+
+_OUTBOX_COLUMNS = (
+    "event_id",
+    "event_type",
+    "topic",
+    "partition_key",
+    "key_seq",
+    "headers",
+    "payload",
+)
+
+_NUMBER_KEYS = sa.text(
+    """
+    INSERT INTO event_outbox_key_seq (topic, partition_key, last_seq)
+    SELECT t, k, c
+    FROM unnest(CAST(:topics AS text[]), CAST(:keys AS text[]), CAST(:counts AS bigint[]))
+         AS batch(t, k, c)
+    ORDER BY t, k
+    ON CONFLICT (topic, partition_key)
+    DO UPDATE SET last_seq = event_outbox_key_seq.last_seq + EXCLUDED.last_seq
+    RETURNING topic, partition_key, last_seq
+    """
+)
 
 
 def default_source(event: Event) -> str:
@@ -99,46 +126,54 @@ async def add_events(
         (record.topic, event.partition_key()) for record, event in zip(records, events, strict=True)
     ]
     counts = Counter(keys)
+    ordered = sorted(counts.items())
     # Taking a key's next numbers row-locks its counter until commit: two transactions that
     # write events for one key are serialised, so key_seq order is commit order, without gaps.
-    # Keys are locked in sorted order so that concurrent batches cannot deadlock on them.
-    seq_stmt = (
-        pg_insert(outbox_key_seq)
-        .values(
-            [
-                {"topic": topic, "partition_key": key, "last_seq": count}
-                for (topic, key), count in sorted(counts.items())
-            ]
-        )
-        .on_conflict_do_update(
-            index_elements=[outbox_key_seq.c.topic, outbox_key_seq.c.partition_key],
-            set_={
-                "last_seq": outbox_key_seq.c.last_seq + pg_insert(outbox_key_seq).excluded.last_seq
-            },
-        )
-        .returning(
-            outbox_key_seq.c.topic, outbox_key_seq.c.partition_key, outbox_key_seq.c.last_seq
-        )
+    # Keys are locked in sorted order so that concurrent batches cannot deadlock on them. One
+    # statement whatever the batch size: the keys travel as three arrays.
+    numbered = await execute_core(
+        session,
+        _NUMBER_KEYS,
+        {
+            "topics": [topic for (topic, _), _ in ordered],
+            "keys": [key for (_, key), _ in ordered],
+            "counts": [count for _, count in ordered],
+        },
     )
     next_seq: dict[tuple[str, str], int] = {}
-    for row in (await execute_core(session, seq_stmt)).all():
+    for row in numbered.all():
         key = (row.topic, row.partition_key)
         next_seq[key] = row.last_seq - counts[key] + 1
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for record, event, key in zip(records, events, keys, strict=True):
+        headers = [[name, value.decode()] for name, value in record.headers]
         rows.append(
-            {
-                "event_id": record.event_id,
-                "event_type": event.ce_type(),
-                "topic": record.topic,
-                "partition_key": key[1],
-                "key_seq": next_seq[key],
-                "headers": [[name, value.decode()] for name, value in record.headers],
-                "payload": record.value,
-            }
+            (
+                record.event_id,
+                event.ce_type(),
+                record.topic,
+                key[1],
+                next_seq[key],
+                headers,
+                record.value,
+            )
         )
         next_seq[key] += 1
-    await execute_core(session, outbox.insert(), rows)
+    if len(rows) >= COPY_THRESHOLD:
+        # COPY is several times faster than a multi-row INSERT for imports and backfills; it
+        # runs on the same connection, inside the caller's transaction.
+        conn = session if isinstance(session, AsyncConnection) else await session.connection()
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None, "the asyncpg connection behind the session"
+        await raw.copy_records_to_table(
+            outbox.name,
+            records=[(*row[:5], json.dumps(row[5]), row[6]) for row in rows],
+            columns=_OUTBOX_COLUMNS,
+        )
+    else:
+        await execute_core(
+            session, outbox.insert(), [dict(zip(_OUTBOX_COLUMNS, row, strict=True)) for row in rows]
+        )
     return [record.event_id for record in records]
 
 
