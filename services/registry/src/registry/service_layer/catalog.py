@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +30,7 @@ from registry.domain.catalog import (
     StackSpec,
     VersionStillOpen,
 )
+from registry.domain.qa import QaAction
 from registry.service_layer.errors import AlreadyExists, NotFound, UnknownIssuer
 from registry.service_layer.unit_of_work import UnitOfWork
 
@@ -107,29 +109,36 @@ async def new_micro_credential_version(
     return draft
 
 
-async def _audit_decision(
-    uow: UnitOfWork,
-    *,
-    actor: str,
-    action: str,
-    kind: str,
-    entry_id: str,
-    version: int,
-    issuer_id: str,
-    reason: str,
-    now: datetime,
+_E = TypeVar("_E", MicroCredential, Stack)
+
+# QA decisions go to the tamper-evident trail, one chain per provider.
+_AUDITED_STEPS = {
+    QaAction.APPROVE: "catalog.approved",
+    QaAction.REJECT: "catalog.rejected",
+    QaAction.RETIRE: "catalog.retired",
+}
+
+
+async def _apply(
+    uow: UnitOfWork, entry: _E, kind: str, change: Callable[[_E], Awaitable[None]]
 ) -> None:
-    """QA decisions go to the tamper-evident trail, one chain per provider."""
-    await audit.append(
-        uow.session,
-        actor=actor,
-        action=action,
-        object_type=kind,
-        object_id=f"{entry_id}@v{version}",
-        details={"reason": reason.strip()},
-        chain=f"issuer:{issuer_id}",
-        at=now,
-    )
+    """Run ``change`` on a locked entry and audit the decision steps it recorded."""
+    recorded = len(entry.history)
+    await change(entry)
+    for step in entry.history[recorded:]:
+        action = _AUDITED_STEPS.get(step.action)
+        if action is None:
+            continue
+        await audit.append(
+            uow.session,
+            actor=step.actor,
+            action=action,
+            object_type=kind,
+            object_id=f"{entry.id}@v{entry.version}",
+            details={"reason": step.reason.strip()},
+            chain=f"issuer:{entry.issuer_id}",
+            at=step.at,
+        )
 
 
 async def _change_mc(
@@ -143,7 +152,7 @@ async def _change_mc(
         mc = await uow.catalog.get_mc(mc_id, version, for_update=True)
         if mc is None:
             raise NotFound(f"no micro-credential {mc_id} version {version}")
-        await change(mc)
+        await _apply(uow, mc, "micro_credential", change)
         await uow.catalog.save_mc(mc, now)
         await uow.commit()
     return mc
@@ -187,17 +196,6 @@ async def approve_micro_credential(
             published_event(mc, issuer.name, now),
             event_id=event_id("mc_published", mc.id, mc.version),
         )
-        await _audit_decision(
-            uow,
-            actor=actor,
-            action="catalog.approved",
-            kind="micro_credential",
-            entry_id=mc.id,
-            version=mc.version,
-            issuer_id=mc.issuer_id,
-            reason=reason,
-            now=now,
-        )
 
     return await _change_mc(uow, mc_id, version, now, change)
 
@@ -207,17 +205,6 @@ async def reject_micro_credential(
 ) -> MicroCredential:
     async def change(mc: MicroCredential) -> None:
         mc.reject(actor, now, reason)
-        await _audit_decision(
-            uow,
-            actor=actor,
-            action="catalog.rejected",
-            kind="micro_credential",
-            entry_id=mc.id,
-            version=mc.version,
-            issuer_id=mc.issuer_id,
-            reason=reason,
-            now=now,
-        )
 
     return await _change_mc(uow, mc_id, version, now, change)
 
@@ -236,17 +223,6 @@ async def retire_micro_credential(
                 retired_at=now,
             ),
             event_id=event_id("mc_retired", mc.id, mc.version),
-        )
-        await _audit_decision(
-            uow,
-            actor=actor,
-            action="catalog.retired",
-            kind="micro_credential",
-            entry_id=mc.id,
-            version=mc.version,
-            issuer_id=mc.issuer_id,
-            reason=reason,
-            now=now,
         )
 
     return await _change_mc(uow, mc_id, version, now, change)
@@ -330,7 +306,7 @@ async def _change_stack(
         stack = await uow.catalog.get_stack(stack_id, version, for_update=True)
         if stack is None:
             raise NotFound(f"no stack {stack_id} version {version}")
-        await change(stack)
+        await _apply(uow, stack, "stack", change)
         await uow.catalog.save_stack(stack, now)
         await uow.commit()
     return stack
@@ -391,17 +367,6 @@ async def approve_stack(
             ),
             event_id=event_id("stack_published", stack.id, stack.version),
         )
-        await _audit_decision(
-            uow,
-            actor=actor,
-            action="catalog.approved",
-            kind="stack",
-            entry_id=stack.id,
-            version=stack.version,
-            issuer_id=stack.issuer_id,
-            reason=reason,
-            now=now,
-        )
 
     return await _change_stack(uow, stack_id, version, now, change)
 
@@ -411,17 +376,6 @@ async def reject_stack(
 ) -> Stack:
     async def change(stack: Stack) -> None:
         stack.reject(actor, now, reason)
-        await _audit_decision(
-            uow,
-            actor=actor,
-            action="catalog.rejected",
-            kind="stack",
-            entry_id=stack.id,
-            version=stack.version,
-            issuer_id=stack.issuer_id,
-            reason=reason,
-            now=now,
-        )
 
     return await _change_stack(uow, stack_id, version, now, change)
 
@@ -440,17 +394,6 @@ async def retire_stack(
                 retired_at=now,
             ),
             event_id=event_id("stack_retired", stack.id, stack.version),
-        )
-        await _audit_decision(
-            uow,
-            actor=actor,
-            action="catalog.retired",
-            kind="stack",
-            entry_id=stack.id,
-            version=stack.version,
-            issuer_id=stack.issuer_id,
-            reason=reason,
-            now=now,
         )
 
     return await _change_stack(uow, stack_id, version, now, change)
