@@ -40,12 +40,14 @@ EXPECTED_EVENT_TYPES = {
     # reviews
     "review.assigned",
     "review.decided",
+    "review.revocation_requested",
     # credentials
     "registry.credential_awarded",
     "registry.credential_revoked",
     "registry.credential_suspended",
     "registry.credential_reinstated",
     "registry.stack_completed",
+    "registry.stack_completion_reversed",
     "registry.renewal_credits_posted",
     "registry.endorsement_eligible",
     # compensation

@@ -72,8 +72,16 @@ from mc_events.contracts.registry import (
     RenewalCreditsPosted,
     RevocationReason,
     StackCompleted,
+    StackCompletionReversed,
 )
-from mc_events.contracts.review import AssessorRole, Assigned, Decided, ReviewOutcome
+from mc_events.contracts.review import (
+    AssessorRole,
+    Assigned,
+    Decided,
+    MisconductKind,
+    ReviewOutcome,
+    RevocationRequested,
+)
 from mc_events.contracts.roster import (
     EducatorMovedDistrict,
     EducatorRegistered,
@@ -116,6 +124,7 @@ __all__ = [
     "License",
     "MicroCredentialPublished",
     "MicroCredentialRetired",
+    "MisconductKind",
     "NotEarned",
     "NotEarnedReason",
     "PayrollBatchAcknowledged",
@@ -125,8 +134,10 @@ __all__ = [
     "RenewalCreditsPosted",
     "ReviewOutcome",
     "RevocationReason",
+    "RevocationRequested",
     "RubricCriterion",
     "StackCompleted",
+    "StackCompletionReversed",
     "StackPublished",
     "StackRetired",
     "StackRule",

@@ -163,6 +163,28 @@ class StackCompleted(Event):
     completed_at: AwareDatetime
 
 
+class StackCompletionReversed(Event):
+    """A stack completion no longer holds: a member credential was revoked.
+
+    Emitted by the registry service, once per completion, when a revocation leaves the
+    educator's valid credentials short of the stack's rule. Consumers undo what the
+    completion caused (salary-lane change, bonus, designation, endorsement eligibility).
+    """
+
+    event_type: ClassVar[str] = "registry.stack_completion_reversed"
+    topic: ClassVar[str] = CREDENTIALS.name
+    key_field: ClassVar[str] = "educator_id"
+
+    stack_completion_id: Id = Field(description="The completion this reverses.")
+    stack_id: Id
+    stack_version: int = Field(ge=1)
+    educator_id: Id = Field(description="The state educator id.")
+    district_id: Id
+    grants: tuple[Grant, ...] = Field(description="What the completion had granted.")
+    revoked_credential_id: Id = Field(description="The revocation that broke the stack.")
+    reversed_at: AwareDatetime
+
+
 class RenewalCreditsPosted(Event):
     """An entry was posted to an educator's renewal-credit ledger.
 
@@ -241,4 +263,5 @@ __all__ = [
     "RenewalCreditsPosted",
     "RevocationReason",
     "StackCompleted",
+    "StackCompletionReversed",
 ]

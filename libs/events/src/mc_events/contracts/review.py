@@ -94,4 +94,42 @@ class Decided(Event):
         return self
 
 
-__all__ = ["AssessorRole", "Assigned", "Decided", "ReviewOutcome"]
+class MisconductKind(StrEnum):
+    """What an assessor flagged in a submission."""
+
+    PLAGIARISM = "plagiarism"
+    FABRICATED_EVIDENCE = "fabricated_evidence"
+    IDENTIFIABLE_STUDENT_DATA = "identifiable_student_data"
+
+
+class RevocationRequested(Event):
+    """An approver confirmed misconduct in evidence that has already earned a credential.
+
+    Emitted by the review service when a misconduct flag is confirmed after the award. The
+    registry revokes the credential of the enrollment (once, however often this arrives) with
+    the reason mapped from ``kind``; the revocation then reverses pay and credits downstream.
+    """
+
+    event_type: ClassVar[str] = "review.revocation_requested"
+    topic: ClassVar[str] = REVIEWS.name
+    key_field: ClassVar[str] = "enrollment_id"
+
+    request_id: Id = Field(description="Deterministic: one per confirmed misconduct case.")
+    enrollment_id: Id
+    submission_id: Id
+    educator_id: Id = Field(description="The state educator id.")
+    micro_credential_id: Id
+    kind: MisconductKind
+    detail: str = Field(default="", max_length=2000, description="The approver's finding.")
+    approver_id: Id
+    requested_at: AwareDatetime
+
+
+__all__ = [
+    "AssessorRole",
+    "Assigned",
+    "Decided",
+    "MisconductKind",
+    "ReviewOutcome",
+    "RevocationRequested",
+]
