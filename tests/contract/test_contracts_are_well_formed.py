@@ -36,16 +36,19 @@ EXPECTED_EVENT_TYPES = {
     "enrollment.submission_returned_incomplete",
     "enrollment.withdrawn",
     "enrollment.expired",
+    "enrollment.deadline_approaching",
     "enrollment.not_earned",
     # reviews
     "review.assigned",
     "review.decided",
     "review.revocation_requested",
+    "review.assignment_escalated",
     # credentials
     "registry.credential_awarded",
     "registry.credential_revoked",
     "registry.credential_suspended",
     "registry.credential_reinstated",
+    "registry.credential_reissued",
     "registry.stack_completed",
     "registry.stack_completion_reversed",
     "registry.renewal_credits_posted",
@@ -56,6 +59,8 @@ EXPECTED_EVENT_TYPES = {
     "compensation.stipend_deferred",
     "compensation.payroll_batch_exported",
     "compensation.payroll_batch_acknowledged",
+    "compensation.stipend_deferral_cancelled",
+    "compensation.salary_lane_changed",
 }
 
 # The field that carries each topic's key rule (mc_events.topics).

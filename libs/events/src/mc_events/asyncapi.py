@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mc_events import district
 from mc_events.contracts.base import Event
 from mc_events.schemas import published_contracts, schema_for
-from mc_events.topics import TOPICS, Topic
+from mc_events.topics import CREDENTIALS, TOPICS, Topic
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "asyncapi.json"
 KAFKA_BINDING_VERSION = "0.5.0"
@@ -136,6 +137,11 @@ def build() -> dict[str, Any]:
                 },
             }
             schemas[_message_id(contract)] = _inline(schema_for(contract))
+    district_channels, district_operations = district.asyncapi_channels(
+        channels[_channel_id(CREDENTIALS)]["messages"], KAFKA_BINDING_VERSION
+    )
+    channels.update(district_channels)
+    operations.update(district_operations)
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -36,12 +36,28 @@ class StipendReversalReason(StrEnum):
     CREDENTIAL_REVOKED = "credential_revoked"
     CREDENTIAL_SUSPENDED = "credential_suspended"
     ISSUED_IN_ERROR = "issued_in_error"
+    STACK_COMPLETION_REVERSED = "stack_completion_reversed"
+    """The stack completion a bonus paid for no longer holds (a member credential was revoked)."""
 
 
 class DeferralReason(StrEnum):
     """Why an earned stipend could not be approved yet."""
 
     BUDGET_EXHAUSTED = "budget_exhausted"
+
+
+class DeferralCancellationReason(StrEnum):
+    """Why a deferred stipend will never be paid."""
+
+    CREDENTIAL_REVOKED = "credential_revoked"
+    STACK_COMPLETION_REVERSED = "stack_completion_reversed"
+
+
+class SalaryLaneChangeReason(StrEnum):
+    """Why an educator's salary lane changed."""
+
+    STACK_COMPLETED = "stack_completed"
+    STACK_COMPLETION_REVERSED = "stack_completion_reversed"
 
 
 class PayrollBatchStatus(StrEnum):
@@ -143,6 +159,70 @@ class StipendDeferred(_StipendFor):
     deferred_at: AwareDatetime
 
 
+class StipendDeferralCancelled(_StipendFor):
+    """A deferred stipend was cancelled: it will never be paid.
+
+    Emitted by the compensation service, once per deferral, when the credential (or stack
+    completion) a stipend was deferred for is revoked (or reversed) before funds arrived. It
+    closes the :class:`StipendDeferred` with the same ``deferral_id``; funds added later never
+    pay it.
+    """
+
+    event_type: ClassVar[str] = "compensation.stipend_deferral_cancelled"
+
+    deferral_id: Id = Field(description="The deferral of the earlier StipendDeferred.")
+    amount_cents: Cents = Field(gt=0, description="The amount that was deferred.")
+    funding_source: str
+    reason: DeferralCancellationReason
+    cancelled_at: AwareDatetime
+
+
+class SalaryLaneChanged(Event):
+    """An educator's salary lane changed because of a stack completion (or its reversal).
+
+    Emitted by the compensation service when a salary-lane rule of the educator's district (or
+    state) moves them to a higher lane after a stack completion, and when a reversed completion
+    takes that lane away again (the educator falls back to the highest lane still earned, or to
+    their contract lane: ``to_lane`` None). Payroll applies ``to_lane`` from ``effective_at``.
+    At most one per completion, rule and direction: redelivered events never change a lane twice.
+    """
+
+    event_type: ClassVar[str] = "compensation.salary_lane_changed"
+    topic: ClassVar[str] = PAYMENTS.name
+    key_field: ClassVar[str] = "educator_id"
+
+    lane_change_id: Id
+    educator_id: Id = Field(description="The state educator id.")
+    district_id: Id = Field(description="The district whose salary schedule it is.")
+    from_lane: str | None = Field(
+        description="The lane granted by micro-credentials before; None: the contract lane."
+    )
+    to_lane: str | None = Field(
+        description="The lane from now on; None: back to the educator's contract lane."
+    )
+    reason: SalaryLaneChangeReason
+    stack_completion_id: Id = Field(description="The completion granted or reversed.")
+    stack_id: Id
+    rule_id: Id = Field(description="The salary-lane rule that applied.")
+    rule_version: int = Field(ge=1)
+    reverts_lane_change_id: Id | None = Field(
+        default=None, description="For a reversal: the lane change it takes back."
+    )
+    effective_at: AwareDatetime = Field(
+        description="When the completion happened (or was reversed)."
+    )
+    changed_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _reversal_names_what_it_reverts(self) -> Self:
+        reverting = self.reason is SalaryLaneChangeReason.STACK_COMPLETION_REVERSED
+        if reverting != (self.reverts_lane_change_id is not None):
+            raise ValueError("a reversal (and only a reversal) names reverts_lane_change_id")
+        if self.from_lane == self.to_lane:
+            raise ValueError("from_lane and to_lane are the same: the lane did not change")
+        return self
+
+
 class PayrollBatchExported(Event):
     """A payroll batch was exported to a district's payroll system.
 
@@ -201,12 +281,16 @@ class PayrollBatchAcknowledged(Event):
 
 
 __all__ = [
+    "DeferralCancellationReason",
     "DeferralReason",
     "PayrollBatchAcknowledged",
     "PayrollBatchExported",
     "PayrollBatchStatus",
+    "SalaryLaneChangeReason",
+    "SalaryLaneChanged",
     "StipendApproved",
     "StipendBasis",
+    "StipendDeferralCancelled",
     "StipendDeferred",
     "StipendReversalReason",
     "StipendReversed",

@@ -207,10 +207,39 @@ class NotEarned(Event):
     )
 
 
+class DeadlineApproaching(Event):
+    """An enrollment's completion window closes soon and it still waits on the educator.
+
+    Emitted by the enrollment service's deadline sweep once per enrollment and reminder
+    threshold (by default 14 and 3 days before ``deadline_at``) while the enrollment waits on
+    the educator (nothing submitted yet, returned incomplete, or a revision requested); never
+    for a closed enrollment or one whose submission is with the assessors. When a sweep finds
+    several thresholds passed at once it sends only the nearest one. Notification services
+    turn it into a reminder to the educator.
+    """
+
+    event_type: ClassVar[str] = "enrollment.deadline_approaching"
+    topic: ClassVar[str] = ENROLLMENTS.name
+    key_field: ClassVar[str] = "enrollment_id"
+
+    enrollment_id: Id
+    educator_id: Id = Field(description="The state educator id.")
+    micro_credential_id: Id
+    micro_credential_version: int = Field(ge=1)
+    status: str = Field(
+        description="The enrollment's status: enrolled, returned_incomplete or revision_requested."
+    )
+    days_before: int = Field(ge=1, description="The reminder threshold that was reached, in days.")
+    deadline_at: AwareDatetime
+    attempts_left: int = Field(ge=0)
+    reminded_at: AwareDatetime
+
+
 __all__ = [
     "ArtifactRef",
     "CompletenessProblem",
     "CompletenessProblemKind",
+    "DeadlineApproaching",
     "Enrolled",
     "EvidenceSubmitted",
     "Expired",

@@ -138,6 +138,29 @@ class CredentialReinstated(_CredentialRef):
     reinstated_at: AwareDatetime
 
 
+class CredentialReissued(_CredentialRef):
+    """A credential was reissued: a new document (new id, new proof) for the same award.
+
+    Emitted by the registry service when the state reissues a credential (to correct it, or
+    to move it to a new key or validity). ``credential_id`` is the new credential; the old
+    one is superseded and set revoked in its status list. The award itself is unchanged (same
+    enrollment, same ``awarded_at``): consumers move their reference to the new id and undo
+    nothing.
+    """
+
+    event_type: ClassVar[str] = "registry.credential_reissued"
+
+    enrollment_id: Id
+    previous_credential_id: Id = Field(description="The credential this one supersedes.")
+    reason: str = Field(description="Why it was reissued, in words.")
+    awarded_at: AwareDatetime = Field(description="Unchanged from the original award.")
+    valid_until: AwareDatetime | None = Field(
+        default=None, description="When the new credential expires; None: it does not."
+    )
+    credential_url: HttpUrl = Field(description="Where the new signed credential is fetched.")
+    reissued_at: AwareDatetime
+
+
 class StackCompleted(Event):
     """An educator completed a stack and earned what it grants.
 
@@ -256,6 +279,7 @@ class EndorsementEligible(Event):
 __all__ = [
     "CredentialAwarded",
     "CredentialReinstated",
+    "CredentialReissued",
     "CredentialRevoked",
     "CredentialSuspended",
     "CreditPostingReason",
