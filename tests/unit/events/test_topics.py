@@ -38,6 +38,8 @@ def test_kafka_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("KAFKA_ENABLE_IDEMPOTENCE", "false")
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "registry")  # SASL without them fails at start-up
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "secret")
     settings = KafkaSettings()
     assert settings.bootstrap_servers == "broker-1:9093,broker-2:9093"
     assert settings.enable_idempotence is False

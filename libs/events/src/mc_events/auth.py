@@ -231,6 +231,7 @@ class DevIssuer:
         self.directory = directory
         self.issuer = issuer
         self.audience = audience
+        self._loaded: dict[Path, Any] = {}
         directory.mkdir(parents=True, exist_ok=True)
         if not self._keys():
             self.rotate()
@@ -308,5 +309,14 @@ class DevIssuer:
             "roles": [str(r) for r in roles],
             **claims,
         }
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        return jwt.encode(payload, private, algorithm="RS256", headers={"kid": path.stem})  # type: ignore[arg-type]
+        return jwt.encode(
+            payload, self._private(path), algorithm="RS256", headers={"kid": path.stem}
+        )
+
+    def _private(self, path: Path) -> Any:
+        """The signing key, loaded once: loading checks the RSA key (tens of ms a time)."""
+        if path not in self._loaded:
+            self._loaded[path] = serialization.load_pem_private_key(
+                path.read_bytes(), password=None
+            )
+        return self._loaded[path]

@@ -22,18 +22,14 @@ For every batch the broker hands over:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry.trace import SpanKind
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -44,6 +40,7 @@ from mc_events import faults, kafka
 from mc_events.contracts.base import Event, contract_for
 from mc_events.db import execute_core
 from mc_events.envelope import Envelope, EnvelopeError, Received, decode, parse_record
+from mc_events.group_member import Batches, GroupMember
 from mc_events.storage import inbox
 from mc_events.telemetry import BackboneMetrics, context_from_headers, tracer
 from mc_events.topics import dlq_topic
@@ -51,8 +48,6 @@ from mc_events.topics import dlq_topic
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Received[Any]], Awaitable[None]]
-
-DLQ_HEADER_PREFIX = "dlq."
 
 
 class NonRetryableError(Exception):
@@ -99,8 +94,10 @@ class _HandlerFailed(Exception):
     """A handler raised in the optimistic batch transaction: isolate the events."""
 
 
-class EventConsumer:
+class EventConsumer(GroupMember):
     """One consumer group member: reads topics, runs handlers, commits, dead-letters."""
+
+    kind = "consumer"
 
     def __init__(
         self,
@@ -114,68 +111,24 @@ class EventConsumer:
         group_id: str | None = None,
         settings: ConsumerSettings | None = None,
     ) -> None:
-        self.name = name
-        self.group_id = group_id or name
-        self._handlers = {contract.ce_type(): handler for contract, handler in handlers.items()}
-        self.topics = sorted(set(topics or (c.topic for c in handlers)))
-        self._sessions = sessions
-        self._kafka = kafka_settings
-        self._metrics = metrics
         self.settings = settings or ConsumerSettings()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
+        super().__init__(
+            name=name,
+            group_id=group_id or name,
+            topics=sorted(set(topics or (c.topic for c in handlers))),
+            kafka_settings=kafka_settings,
+            backoff_initial=self.settings.backoff_initial,
+            backoff_max=self.settings.infra_backoff_max,
+            producer_suffix="-dlq",
+        )
+        self._handlers = {contract.ce_type(): handler for contract, handler in handlers.items()}
+        self._sessions = sessions
+        self._metrics = metrics
         # Held while a batch is processed and committed; a rebalance waits for it.
         self._lock = asyncio.Lock()
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._consumer is not None:
-            return
-        consumer = kafka.consumer(
-            self._kafka, group_id=self.group_id, client_id=f"{self._kafka.client_id}-{self.name}"
-        )
-        consumer.subscribe(self.topics, listener=_CommitBeforeRevoke(self._lock))
-        await consumer.start()
-        producer = kafka.producer(self._kafka, client_id=f"{self._kafka.client_id}-{self.name}-dlq")
-        try:
-            await producer.start()
-        except BaseException:
-            await consumer.stop()
-            raise
-        self._consumer, self._producer = consumer, producer
-
-    async def stop(self) -> None:
-        if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self._consumer.stop()
-            self._consumer = None
-        if self._producer is not None:
-            with contextlib.suppress(Exception):
-                await self._producer.stop()
-            self._producer = None
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set, then finish the batch in hand and leave the group."""
-        backoff = self.settings.backoff_initial
-        try:
-            while not stop.is_set():
-                try:
-                    await self.start()
-                    await self.poll_once()
-                    backoff = self.settings.backoff_initial
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception(
-                        "consumer %s failed a pass; retrying in %.1fs", self.name, backoff
-                    )
-                    await self.stop()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=backoff)
-                    backoff = min(backoff * 2, self.settings.infra_backoff_max)
-        finally:
-            await self.stop()
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _CommitBeforeRevoke(self._lock)
 
     async def poll_once(self) -> BatchOutcome:
         """Fetch one batch, process it and commit. Returns what happened (for tests)."""
@@ -393,25 +346,9 @@ class EventConsumer:
     # -- dead letters and offsets ------------------------------------------------------------
 
     async def _dead_letter(self, item: _Item) -> None:
-        assert self._producer is not None
         record = item.record
         error = item.error or RuntimeError("unknown error")
-        headers = [(k, v) for k, v in record.headers or () if not k.startswith(DLQ_HEADER_PREFIX)]
-        stack = "".join(traceback.format_exception(error))[-4000:]
-        headers += [
-            (f"{DLQ_HEADER_PREFIX}error.type", type(error).__name__.encode()),
-            (f"{DLQ_HEADER_PREFIX}error.message", str(error)[:2000].encode()),
-            (f"{DLQ_HEADER_PREFIX}error.stacktrace", stack.encode()),
-            (f"{DLQ_HEADER_PREFIX}original.topic", record.topic.encode()),
-            (f"{DLQ_HEADER_PREFIX}original.partition", str(record.partition).encode()),
-            (f"{DLQ_HEADER_PREFIX}original.offset", str(record.offset).encode()),
-            (f"{DLQ_HEADER_PREFIX}consumer", self.name.encode()),
-            (f"{DLQ_HEADER_PREFIX}attempts", str(item.attempts).encode()),
-            (f"{DLQ_HEADER_PREFIX}failed_at", datetime.now(UTC).isoformat().encode()),
-        ]
-        await self._producer.send_and_wait(
-            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
-        )
+        await self.send_dead_letter(record, error, attempts=item.attempts)
         self._metrics.dead_lettered.labels(consumer=self.name, topic=record.topic).inc()
         log.error(
             "consumer %s: dead-lettered %s to %s: %s",
@@ -421,22 +358,11 @@ class EventConsumer:
             error,
         )
 
-    async def _commit_offsets(
-        self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
-    ) -> None:
-        assert self._consumer is not None
-        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+    async def _commit_offsets(self, batches: Batches) -> None:
+        # A failed commit (the partitions moved) redelivers to their new owner, and the inbox
+        # turns what we already processed into no-ops.
         faults.crash_point("consumer.before_offset_commit")
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # A rebalance took the partitions away: the new owner re-reads from the last
-            # committed offset and the inbox drops what we already processed.
-            log.warning(
-                "consumer %s: offset commit failed (%s); records will be redelivered",
-                self.name,
-                exc,
-            )
+        await self.commit_offsets(batches)
 
     def _update_lag(
         self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]

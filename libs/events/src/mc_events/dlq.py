@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from mc_events import kafka
-from mc_events.consumer import DLQ_HEADER_PREFIX
+from mc_events.group_member import DLQ_HEADER_PREFIX
 from mc_events.topics import DLQ_SUFFIX, dlq_topic
 
 

@@ -6,6 +6,12 @@ it and cut off at the limit. Routes that take larger uploads (evidence files, ro
 their own limit by path prefix. Callers are told apart by their bearer token (hashed) or, without
 one, by their address; each has a token bucket (``rate`` per second, bursts up to ``burst``).
 Probes and scrapers (/healthz, /readyz, /metrics) are never limited.
+
+:func:`install_input_guards` covers what no Pydantic model states: a value PostgreSQL cannot
+store (text with a NUL character, a number beyond its column's range, a date beyond what it
+keeps) is the caller's error, answered 422 (the transaction rolled back: nothing changed), not
+a 500. It also documents the 422 body as it really is: a list of field errors, or the message
+of a rule that refused the request.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -155,3 +165,46 @@ async def _reply(
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+_DATA_EXCEPTIONS = {
+    "22021": "text must not contain NUL characters or invalid UTF-8",
+    "22P05": "text must not contain NUL characters",
+    "22003": "a number is out of range",
+    "22008": "a date or time is out of range",
+}
+"""PostgreSQL SQLSTATEs of class 22 ("data exception") and what to tell the caller."""
+
+
+def install_input_guards(app: FastAPI) -> None:
+    """Answer values the database refuses with 422, and document 422 bodies as they are."""
+    app.add_exception_handler(DBAPIError, _unstorable_value)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+        if error is not None:
+            error["properties"]["detail"] = {
+                "title": "Detail",
+                "description": "The fields that failed validation, or the message of the rule "
+                "that refused the request.",
+                "anyOf": [error["properties"]["detail"], {"type": "string"}],
+            }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _unstorable_value(request: Request, exc: Exception) -> Response:
+    """A class-22 error came from a value of the request (every other one is a fault: 500)."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if not isinstance(code, str) or not code.startswith("22"):
+        raise exc
+    message = _DATA_EXCEPTIONS.get(code, "a value cannot be stored")
+    return JSONResponse(
+        {"detail": [{"loc": ["request"], "msg": message, "type": "unstorable_value"}]},
+        status_code=422,
+    )

@@ -19,7 +19,7 @@ import functools
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,12 +51,37 @@ from mc_events.consumer import ConsumerSettings, EventConsumer, Handler
 from mc_events.contracts.base import Event
 from mc_events.db import create_engine, session_factory
 from mc_events.kafka import KafkaSettings
-from mc_events.limits import RequestLimits
+from mc_events.limits import RequestLimits, install_input_guards
 from mc_events.outbox import OutboxRelay, RelaySettings
 from mc_events.telemetry import BackboneMetrics, configure_logging, setup_tracing
 from mc_events.topics import Topic, all_topics, ensure_topics
 
 log = logging.getLogger(__name__)
+
+
+Worker = Callable[["ServiceRuntime", asyncio.Event], Coroutine[Any, Any, None]]
+"""A background job the service process runs next to its relay and consumers (a periodic
+sweep, say): it gets the runtime (engine, sessions, metrics) and the stop event, and returns
+once the event is set."""
+
+
+def every(
+    interval_seconds: float, job: Callable[[ServiceRuntime], Awaitable[object]], *, name: str
+) -> Worker:
+    """A :data:`Worker` that runs ``job`` at once, then every ``interval_seconds``, until the
+    stop event is set. A failing run (the database may be down) is logged and the next one
+    tries again: the worker keeps going."""
+
+    async def run(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await job(runtime)
+            except Exception:
+                log.exception("%s failed; next try in %.0f s", name, interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+
+    return run
 
 
 class ServiceSettings(BaseSettings):
@@ -109,6 +134,10 @@ class ServiceDefinition:
     """The process's Prometheus registry: ``build()`` defines the service's business metrics
     (``<service>_<noun>_<unit>``) on it and hands them to its handlers; the backbone's metrics
     and /metrics use the same registry."""
+    workers: Mapping[str, Worker] = field(default_factory=dict)
+    """Background jobs by name, run by ``serve`` next to the relay and consumers; readiness
+    reports one that stopped. Jobs that run on several replicas must be safe to (advisory
+    locks, ``SKIP LOCKED``, unique keys)."""
     consumer_settings: ConsumerSettings = field(default_factory=ConsumerSettings)
     relay_settings: RelaySettings = field(default_factory=RelaySettings)
     version: str = "0.1.0"
@@ -166,8 +195,11 @@ class ServiceRuntime:
             await admin.close()
         self._topics_ready = True
 
-    async def start(self, *, relay: bool, consumers: bool) -> None:
+    async def start(self, *, relay: bool, consumers: bool, workers: bool = False) -> None:
         await self._retry_until_stopped(self.ensure_topics, "creating topics")
+        if workers:
+            for name, worker in self.definition.workers.items():
+                self._tasks.append(asyncio.create_task(worker(self, self._stop), name=name))
         if relay:
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="relay"))
         if consumers:
@@ -291,7 +323,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start(relay=run_relay, consumers=run_consumers)
+        await runtime.start(relay=run_relay, consumers=run_consumers, workers=True)
         try:
             yield
         finally:
@@ -347,6 +379,7 @@ def create_app(
         burst=settings.rate_limit_burst,
         body_limits=definition.body_limits,
     )
+    install_input_guards(app)
     _http_metrics(app, runtime)  # outermost: counts what the client got, 413 and 429 included
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     SQLAlchemyInstrumentor().instrument(engine=runtime.engine.sync_engine)
