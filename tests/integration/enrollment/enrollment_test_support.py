@@ -1,5 +1,6 @@
-"""Helpers shared by the enrollment integration tests: a settable clock, registry events sent
-to the real broker, roster registration and enrollment over the API, outbox and DLQ readers."""
+"""Helpers shared by the enrollment integration tests: a settable clock, registry and review
+events sent to the real broker, roster registration, enrollment and evidence over the API,
+outbox and DLQ readers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from mc_events.contracts.catalog import MicroCredentialPublished
 from mc_events.contracts.common import (
     Credits,
     CreditUnit,
+    CriterionResult,
     EvidenceKind,
     EvidenceRequirement,
     Fee,
@@ -26,6 +28,14 @@ from mc_events.contracts.common import (
     Level,
     Purpose,
     RubricCriterion,
+)
+from mc_events.contracts.review import (
+    Assigned,
+    AssignmentEscalated,
+    Decided,
+    EscalationOutcome,
+    MisconductKind,
+    ReviewOutcome,
 )
 from mc_events.envelope import to_record
 from mc_events.storage import outbox
@@ -163,3 +173,124 @@ async def dead_letters(infra, topic: str, key: str, timeout: float = 30.0) -> li
         return found
     finally:
         await consumer.stop()
+
+
+async def enrolled_and_submitted(svc, infra, video: bytes = b"classroom video") -> dict[str, str]:
+    """A registered educator enrolled in a fresh MC (one required video) who uploaded the video
+    and submitted it: the ids of the educator, MC, enrollment, artifact and submission."""
+    mc, ed = new_ids()
+    await register(svc, ed)
+    await send(infra, published(mc))
+    assert await catalog_has(svc, mc)
+    r = await post_enroll(svc, ed, mc)
+    assert r.status_code == 201, r.text
+    en = r.json()["enrollment_id"]
+    up = await svc.client.post(
+        f"/uploads/enrollments/{en}/evidence/r1",
+        content=video,
+        headers={**educator(svc, ed), "Content-Type": "video/mp4"},
+    )
+    assert up.status_code == 201, up.text
+    sent = await svc.client.post(
+        f"/enrollments/{en}/submissions",
+        headers={**educator(svc, ed), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert sent.status_code == 201, sent.text
+    return {
+        "educator": ed,
+        "mc": mc,
+        "enrollment": en,
+        "artifact": up.json()["artifact_id"],
+        "submission": sent.json()["submission_id"],
+    }
+
+
+def assigned(case: dict[str, str], assignment_id: str, assessor_id: str) -> Assigned:
+    return Assigned(
+        assignment_id=assignment_id,
+        enrollment_id=case["enrollment"],
+        submission_id=case["submission"],
+        attempt=1,
+        micro_credential_id=case["mc"],
+        assessor_id=assessor_id,
+        assigned_at=NOW,
+        due_at=NOW + timedelta(days=7),
+    )
+
+
+def escalated(
+    case: dict[str, str],
+    overdue: tuple[str, str],
+    reassigned: tuple[str, str] | None,
+) -> AssignmentEscalated:
+    """The overdue sweep's event for the ``(assignment id, assessor id)`` ``overdue``: reassigned
+    to ``reassigned`` (the same pair for the new assignment), or left for a state admin."""
+    return AssignmentEscalated(
+        escalation_id=f"esc-{overdue[0]}",
+        enrollment_id=case["enrollment"],
+        submission_id=case["submission"],
+        attempt=1,
+        micro_credential_id=case["mc"],
+        overdue_assignment_id=overdue[0],
+        overdue_assessor_id=overdue[1],
+        due_at=NOW + timedelta(days=7),
+        outcome=EscalationOutcome.REASSIGNED if reassigned else EscalationOutcome.NEEDS_STATE_ADMIN,
+        reassigned_assignment_id=reassigned[0] if reassigned else None,
+        reassigned_to=reassigned[1] if reassigned else None,
+        escalated_at=NOW + timedelta(days=8),
+    )
+
+
+def decided(
+    case: dict[str, str],
+    outcome: ReviewOutcome,
+    *,
+    misconduct: MisconductKind | None = None,
+    decided_at: datetime = NOW + timedelta(days=5),
+    decision_id: str | None = None,
+) -> Decided:
+    met = outcome is ReviewOutcome.PASSED
+    return Decided(
+        decision_id=decision_id or f"dec-{uuid.uuid4().hex[:8]}",
+        enrollment_id=case["enrollment"],
+        submission_id=case["submission"],
+        attempt=1,
+        educator_id=case["educator"],
+        district_id="lea-1",
+        micro_credential_id=case["mc"],
+        micro_credential_version=1,
+        outcome=outcome,
+        results=(
+            CriterionResult(
+                criterion_id="c1",
+                achieved_level_id="l2" if met else "l1",
+                met=met,
+                feedback="" if met else "The approver found the video taken from another class",
+            ),
+        ),
+        assessor_ids=("as-1",),
+        approver_id=None if met else "ap-1",
+        decided_at=decided_at,
+        misconduct=misconduct,
+    )
+
+
+def assessor(svc, assessor_id: str):
+    return svc.auth(f"user-{assessor_id}", Role.ASSESSOR, assessor_id=assessor_id)
+
+
+async def reads(svc, artifact_id: str, assessor_id: str) -> int:
+    """The status an assessor gets reading the artifact's content."""
+    r = await svc.client.get(
+        f"/artifacts/{artifact_id}/content", headers=assessor(svc, assessor_id)
+    )
+    return r.status_code
+
+
+async def becomes_readable(svc, artifact_id: str, assessor_id: str) -> bool:
+    """Waits until the assessor may read the artifact (their assignment was consumed)."""
+
+    async def check() -> bool:
+        return await reads(svc, artifact_id, assessor_id) == 200
+
+    return await wait_until(check, 30)

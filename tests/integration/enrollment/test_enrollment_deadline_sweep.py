@@ -35,11 +35,18 @@ REFLECTION_ONLY = (
 @pytest.fixture
 async def svc(infra, tmp_path):
     async with running_service(
-        build, Settings, infra, tmp_path, relay=False, evidence_dir=str(tmp_path / "evidence")
+        build,
+        Settings,
+        infra,
+        tmp_path,
+        relay=False,
+        evidence_dir=str(tmp_path / "evidence"),
+        deadline_sweep_enabled=False,
     ) as running:
         clock = Clock()
         running.app.dependency_overrides[get_clock] = lambda: clock
         running.clock = clock
+        running.evidence_dir = tmp_path / "evidence"
         yield running
 
 
@@ -76,8 +83,13 @@ async def test_enrollments_past_their_deadline_expire_once_with_an_event(svc, in
     assert await sweep(svc) == 1
     assert await sweep(svc) == 0
     events = await outbox_events(svc, idle)
-    assert [kind for kind, _ in events] == ["enrollment.enrolled", "enrollment.expired"]
-    expired = events[1][1]
+    # The sweep a second before the deadline sent the 3-day reminder (see the reminder tests).
+    assert [kind for kind, _ in events] == [
+        "enrollment.enrolled",
+        "enrollment.deadline_approaching",
+        "enrollment.expired",
+    ]
+    expired = events[-1][1]
     assert datetime.fromisoformat(expired["may_reenroll_from"]) == NOW + timedelta(days=120)
     mine = (await svc.client.get("/enrollments/me", headers=educator(svc, waiting))).json()
     assert (mine[0]["status"], mine[0]["end_reason"]) == ("expired", "deadline_passed")
@@ -85,6 +97,31 @@ async def test_enrollments_past_their_deadline_expire_once_with_an_event(svc, in
     assert (again.status_code, again.json()["detail"]["reason"]) == (409, "in_cooldown")
     theirs = (await svc.client.get("/enrollments/me", headers=educator(svc, reviewed))).json()
     assert theirs[0]["status"] == "submitted"
+
+
+async def test_an_expired_enrollment_refuses_evidence_and_submissions(svc, infra):
+    mc, ed = new_ids()
+    await register(svc, ed)
+    await send(infra, published(mc, evidence_requirements=REFLECTION_ONLY))
+    assert await catalog_has(svc, mc)
+    en = (await post_enroll(svc, ed, mc)).json()["enrollment_id"]
+    svc.clock.now = NOW + timedelta(days=90)
+    assert await sweep(svc) == 1
+    # Back before the deadline on the clock: the enrollment is expired all the same.
+    svc.clock.now = NOW + timedelta(days=1)
+    text = await svc.client.post(
+        f"/enrollments/{en}/evidence/r/reflection",
+        json={"text": "Too late now"},
+        headers=educator(svc, ed),
+    )
+    assert (text.status_code, text.json()["detail"]["reason"]) == (409, "not_allowed_now")
+    sent = await svc.client.post(
+        f"/enrollments/{en}/submissions", headers={**educator(svc, ed), "Idempotency-Key": "k"}
+    )
+    assert (sent.status_code, sent.json()["detail"]["reason"]) == (409, "not_allowed_now")
+    kinds = [kind for kind, _ in await outbox_events(svc, en)]
+    assert kinds == ["enrollment.enrolled", "enrollment.expired"]
+    assert not (svc.evidence_dir.exists() and any(svc.evidence_dir.rglob("*")))
 
 
 async def test_only_the_state_admin_runs_the_sweep(svc):

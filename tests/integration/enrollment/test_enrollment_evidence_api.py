@@ -4,6 +4,7 @@ decisions coming back from the broker (unknown or closed enrollments to the DLQ)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -62,6 +63,7 @@ async def svc(infra, tmp_path):
         relay=False,
         evidence_dir=str(store),
         evidence_max_bytes=LIMIT,
+        deadline_sweep_enabled=False,
     ) as running:
         clock = Clock()
         running.app.dependency_overrides[get_clock] = lambda: clock
@@ -161,6 +163,20 @@ async def test_the_same_submission_sent_twice_counts_once(svc, infra):
     kinds = [kind for kind, _ in await outbox_events(svc, en)]
     assert kinds.count("enrollment.evidence_submitted") == 1
     assert (await my(svc, ed, en))["attempts_used"] == 1
+
+
+async def test_the_same_submission_sent_twice_at_once_counts_once(svc, infra):
+    en, ed = await enrolled(svc, infra)
+    await upload(svc, en, ed, b"video")
+    await reflect(svc, en, ed)
+    first, again = await asyncio.gather(
+        submit(svc, en, ed, key="double-click"), submit(svc, en, ed, key="double-click")
+    )
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json()["submission_id"] == again.json()["submission_id"]
+    kinds = [kind for kind, _ in await outbox_events(svc, en)]
+    assert kinds.count("enrollment.evidence_submitted") == 1
+    assert (await my(svc, ed, en))["attempts_left"] == 1
 
 
 async def test_an_incomplete_submission_is_returned_at_once_with_what_is_missing(svc, infra):
@@ -302,6 +318,9 @@ async def test_review_decisions_move_the_enrollment_to_revision_and_then_not_ear
         (2, "revision_requested"),
     ]
     assert attempts[0]["results"][0]["feedback"] == "Wait longer after asking"
+    mine = await my(svc, ed, en)
+    assert (mine["attempts_used"], mine["attempts_left"]) == (2, 0)
+    assert (mine["result_status"], mine["end_reason"]) == ("Failed", "attempts_exhausted")
     _, stranger = new_ids()
     hidden = await svc.client.get(f"/enrollments/{en}/submissions", headers=educator(svc, stranger))
     assert hidden.status_code == 404

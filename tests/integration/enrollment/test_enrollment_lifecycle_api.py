@@ -31,7 +31,9 @@ from mc_events.testing import running_service
 
 @pytest.fixture
 async def svc(infra, tmp_path):
-    async with running_service(build, Settings, infra, tmp_path, relay=False) as running:
+    async with running_service(
+        build, Settings, infra, tmp_path, relay=False, deadline_sweep_enabled=False
+    ) as running:
         clock = Clock()
         running.app.dependency_overrides[get_clock] = lambda: clock
         running.clock = clock

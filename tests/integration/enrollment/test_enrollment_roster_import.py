@@ -61,7 +61,9 @@ def person(educator_id: str, district: str, **overrides: str) -> dict[str, str]:
 
 @pytest.fixture
 async def svc(infra, tmp_path):
-    async with running_service(build, Settings, infra, tmp_path, relay=False) as running:
+    async with running_service(
+        build, Settings, infra, tmp_path, relay=False, deadline_sweep_enabled=False
+    ) as running:
         yield running
 
 

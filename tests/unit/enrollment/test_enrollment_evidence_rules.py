@@ -103,7 +103,7 @@ async def test_an_upload_past_the_limit_leaves_nothing_behind(tmp_path):
 
     with pytest.raises(TooLarge):
         await store.put("en-1/a-2", chunks(), max_bytes=50)
-    assert not store.exists("en-1/a-2")
+    assert not await store.exists("en-1/a-2")
     assert list((tmp_path / ".incoming").iterdir()) == []
 
 

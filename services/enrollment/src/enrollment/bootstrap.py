@@ -1,6 +1,10 @@
 """Composition root: the one place the enrollment service is put together."""
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+
+from prometheus_client import CollectorRegistry
 
 import enrollment
 from enrollment.config import Settings
@@ -8,14 +12,25 @@ from enrollment.entrypoints import consumer
 from enrollment.entrypoints.api import router
 from enrollment.entrypoints.api.evidence import UPLOADS_PREFIX
 from enrollment.entrypoints.api.roster import MAX_IMPORT_BYTES, MULTIPART_OVERHEAD
+from enrollment.entrypoints.scheduler import DeadlineScheduler
+from enrollment.metrics import EnrollmentMetrics
+from enrollment.service_layer.roster_import import utc_now
 from mc_events import topics
-from mc_events.service import ServiceDefinition
+from mc_events.service import ServiceDefinition, Worker
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def build(settings: Settings | None = None) -> ServiceDefinition:
+def build(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> ServiceDefinition:
+    """The service; ``clock`` is the deadline scheduler's time source (tests inject one)."""
     settings = settings or Settings()
+    registry = CollectorRegistry()
+    workers: dict[str, Worker] = {}
+    if settings.deadline_sweep_enabled:
+        scheduler = DeadlineScheduler(settings, EnrollmentMetrics.of(registry), clock)
+        workers["deadline-sweep"] = scheduler.worker()
     return ServiceDefinition(
         name="enrollment",
         title="Enrollment",
@@ -33,4 +48,14 @@ def build(settings: Settings | None = None) -> ServiceDefinition:
         handlers=consumer.HANDLERS,
         publishes=[topics.ROSTER, topics.ENROLLMENTS],
         subscribes=[topics.CATALOG, topics.REVIEWS],
+        registry=registry,
+        workers=workers,
     )
+
+
+def deadline_scheduler(
+    definition: ServiceDefinition, clock: Callable[[], datetime] = utc_now
+) -> DeadlineScheduler:
+    settings = definition.settings
+    assert isinstance(settings, Settings)
+    return DeadlineScheduler(settings, EnrollmentMetrics.of(definition.registry), clock)

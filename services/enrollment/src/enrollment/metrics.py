@@ -3,10 +3,24 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import weakref
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, EnrollmentMetrics] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class EnrollmentMetrics:
+    @classmethod
+    def of(cls, registry: CollectorRegistry) -> EnrollmentMetrics:
+        """The metrics on ``registry``, defined on first use (a name is registered once)."""
+        metrics = _BY_REGISTRY.get(registry)
+        if metrics is None:
+            metrics = _BY_REGISTRY[registry] = cls(registry)
+        return metrics
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.roster_rows = Counter(
             "enrollment_roster_import_rows",
@@ -41,5 +55,22 @@ class EnrollmentMetrics:
         self.evidence_bytes = Counter(
             "enrollment_evidence_bytes",
             "Bytes of evidence stored",
+            registry=registry,
+        )
+        self.deadline_sweeps = Counter(
+            "enrollment_deadline_sweeps",
+            "Deadline sweep runs by outcome: done, skipped (another replica was sweeping), failed",
+            ["outcome"],
+            registry=registry,
+        )
+        self.deadline_sweep_last_success = Gauge(
+            "enrollment_deadline_sweep_last_success_timestamp_seconds",
+            "When the last deadline sweep finished (alert if it falls far behind the interval)",
+            registry=registry,
+        )
+        self.deadline_events = Counter(
+            "enrollment_deadline_events",
+            "Events the deadline sweep emitted, by kind (expired, reminded)",
+            ["kind"],
             registry=registry,
         )

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrollment.adapters.tables import catalog_versions, enrollments
+from enrollment.adapters.tables import catalog_versions, deadline_reminders, enrollments
 from enrollment.domain.enrollment import (
     WAITING_ON_EDUCATOR,
     CatalogEntry,
@@ -20,6 +20,7 @@ from enrollment.domain.enrollment import (
 )
 from mc_events.contracts.catalog import MicroCredentialPublished
 from mc_events.contracts.common import Purpose
+from mc_events.contracts.review import MisconductKind
 from mc_events.db import execute_core
 
 
@@ -57,6 +58,7 @@ def _enrollment(row: Any) -> Enrollment:
         closed_at=row.closed_at,
         end_reason=EndReason(row.end_reason) if row.end_reason else None,
         may_reenroll_from=row.may_reenroll_from,
+        misconduct=MisconductKind(row.misconduct) if row.misconduct else None,
     )
 
 
@@ -192,6 +194,7 @@ class EnrollmentRepository:
             "closed_at": e.closed_at,
             "end_reason": e.end_reason.value if e.end_reason else None,
             "may_reenroll_from": e.may_reenroll_from,
+            "misconduct": e.misconduct.value if e.misconduct else None,
         }
 
 
@@ -210,3 +213,52 @@ async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> li
         .with_for_update(skip_locked=True),
     )
     return [_enrollment(row) for row in result.all()]
+
+
+async def due_for_reminder(
+    session: AsyncSession, now: datetime, days: int, nearer: int | None, limit: int
+) -> list[Enrollment]:
+    """Enrollments waiting on the educator for which ``days`` is the nearest reminder threshold
+    reached at ``now`` (the next nearer one, ``nearer`` days, not reached yet), that began
+    before the threshold and have no reminder for it yet; locked, skipping rows another
+    transaction holds. The SQL form of :meth:`Enrollment.reminder_due`, to scan only those."""
+    window = sa.text(f"interval '{int(days)} days'")
+    statement = (
+        sa.select(enrollments)
+        .where(
+            enrollments.c.status.in_([s.value for s in WAITING_ON_EDUCATOR]),
+            enrollments.c.deadline_at > now,
+            enrollments.c.deadline_at - window <= now,
+            enrollments.c.deadline_at - window >= enrollments.c.enrolled_at,
+            ~sa.exists().where(
+                deadline_reminders.c.enrollment_id == enrollments.c.enrollment_id,
+                deadline_reminders.c.days_before == days,
+            ),
+        )
+        .order_by(enrollments.c.deadline_at, enrollments.c.enrollment_id)
+        .limit(limit)
+        .with_for_update(of=enrollments, skip_locked=True)
+    )
+    if nearer is not None:
+        statement = statement.where(
+            enrollments.c.deadline_at - sa.text(f"interval '{int(nearer)} days'") > now
+        )
+    result = await execute_core(session, statement)
+    return [_enrollment(row) for row in result.all()]
+
+
+async def record_reminders(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert reminder rows; returns the enrollment ids whose row this call inserted (a row
+    that exists already, from an earlier or concurrent sweep, is left alone)."""
+    if not rows:
+        return set()
+    statement = (
+        pg_insert(deadline_reminders)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=[deadline_reminders.c.enrollment_id, deadline_reminders.c.days_before]
+        )
+        .returning(deadline_reminders.c.enrollment_id)
+    )
+    result = await execute_core(session, statement)
+    return {row.enrollment_id for row in result.all()}

@@ -11,10 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrollment.adapters.tables import (
     artifacts,
     catalog_versions,
+    released_assignments,
     review_assignments,
     submissions,
 )
-from enrollment.domain.evidence import Requirement
+from enrollment.domain.evidence import AssessorAssignment, Requirement
 from mc_events.contracts.common import EvidenceKind
 from mc_events.db import execute_core
 
@@ -120,12 +121,41 @@ class EvidenceRepository:
             pg_insert(review_assignments).values(values).on_conflict_do_nothing(),
         )
 
-    async def is_assigned(self, submission_id: str, assessor_id: str) -> bool:
+    async def record_release(self, values: dict[str, Any]) -> bool:
+        """Record a released assignment; False if it was recorded already (a redelivery)."""
         result = await execute_core(
             self._session,
-            sa.select(review_assignments.c.assignment_id).where(
+            pg_insert(released_assignments)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[released_assignments.c.assignment_id])
+            .returning(released_assignments.c.assignment_id),
+        )
+        return result.first() is not None
+
+    async def assignments_of(
+        self, submission_id: str, assessor_id: str
+    ) -> tuple[list[AssessorAssignment], set[str]]:
+        """The assessor's assignments of the submission, and which of them were released."""
+        result = await execute_core(
+            self._session,
+            sa.select(
+                review_assignments.c.assignment_id,
+                review_assignments.c.assessor_id,
+                released_assignments.c.assignment_id.label("released"),
+            )
+            .select_from(
+                review_assignments.outerjoin(
+                    released_assignments,
+                    released_assignments.c.assignment_id == review_assignments.c.assignment_id,
+                )
+            )
+            .where(
                 review_assignments.c.submission_id == submission_id,
                 review_assignments.c.assessor_id == assessor_id,
             ),
         )
-        return result.first() is not None
+        rows = result.all()
+        return (
+            [AssessorAssignment(row.assignment_id, row.assessor_id) for row in rows],
+            {row.released for row in rows if row.released is not None},
+        )

@@ -68,6 +68,8 @@ enrollments = sa.Table(
     sa.Column("closed_at", sa.DateTime(timezone=True)),
     sa.Column("end_reason", sa.Text),
     sa.Column("may_reenroll_from", sa.DateTime(timezone=True)),
+    # The misconduct kind of the decision that ended it, if one did (migration 0007).
+    sa.Column("misconduct", sa.Text),
     sa.Index("ix_enrollments_educator", "educator_id", "micro_credential_id"),
     # One open enrollment per educator per MC, whatever the application does.
     sa.Index(
@@ -77,6 +79,14 @@ enrollments = sa.Table(
         unique=True,
         postgresql_where=sa.text(
             "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
+        ),
+    ),
+    # The deadline sweeps' scan (migration 0006).
+    sa.Index(
+        "ix_enrollments_waiting_deadline",
+        "deadline_at",
+        postgresql_where=sa.text(
+            "status IN ('enrolled', 'returned_incomplete', 'revision_requested')"
         ),
     ),
 )
@@ -113,6 +123,7 @@ submissions = sa.Table(
     sa.Column("outcome", sa.Text),
     sa.Column("results", pg.JSONB),
     sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("misconduct", sa.Text),  # migration 0007
     # The same submission sent twice (same Idempotency-Key) counts once.
     sa.UniqueConstraint("enrollment_id", "idempotency_key", name="uq_submissions_idempotency"),
 )
@@ -126,4 +137,29 @@ review_assignments = sa.Table(
     sa.Column("assessor_id", sa.Text, nullable=False),
     sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_review_assignments_submission", "submission_id", "assessor_id"),
+)
+
+released_assignments = sa.Table(
+    "released_assignments",
+    metadata,
+    # Keyed by the released assignment alone, not joined to review_assignments: a release may
+    # arrive before the assignment it releases, and must still win when that arrives.
+    sa.Column("assignment_id", sa.Text, primary_key=True),
+    sa.Column("enrollment_id", sa.Text, nullable=False),
+    sa.Column("submission_id", sa.Text, nullable=False),
+    sa.Column("assessor_id", sa.Text, nullable=False),
+    sa.Column("escalation_id", sa.Text, nullable=False),
+    sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+deadline_reminders = sa.Table(
+    "deadline_reminders",
+    metadata,
+    sa.Column("enrollment_id", sa.Text, sa.ForeignKey("enrollments.enrollment_id"), nullable=False),
+    sa.Column("days_before", sa.Integer, nullable=False),
+    sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=False),
+    # One reminder per enrollment per threshold, however many sweeps run, side by side or again
+    # after a crash: the sweep inserts here first and emits only for rows it inserted.
+    sa.PrimaryKeyConstraint("enrollment_id", "days_before", name="pk_deadline_reminders"),
 )

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from mc_events.contracts.common import Purpose
+from mc_events.contracts.review import MisconductKind
 
 
 class EnrollmentStatus(StrEnum):
@@ -149,6 +150,9 @@ class Enrollment:
     end_reason: EndReason | None = None
     may_reenroll_from: datetime | None = None
     """Set when the enrollment closes: the earliest time the educator may enroll again."""
+    misconduct: MisconductKind | None = None
+    """What an approver confirmed in the evidence, when a misconduct decision ended it (the
+    end reason stays ``assessed_not_earned``: the NotEarned contract has no misconduct reason)."""
     changes: list[EnrollmentStatus] = field(default_factory=list, compare=False)
     """Statuses entered by commands on this object (the service layer turns them into events)."""
 
@@ -165,6 +169,24 @@ class Enrollment:
     @property
     def ob3_result_status(self) -> str:
         return OB3_RESULT_STATUS[self.status]
+
+    def reminder_due(self, now: datetime, days_before: Iterable[int]) -> int | None:
+        """The deadline reminder to send at ``now``, as its threshold in days, or None.
+
+        Only while the enrollment waits on the educator before its deadline (never once closed,
+        nor while a submission is with the assessors). Of the thresholds already reached it is
+        the nearest one: a sweep that comes late sends the 3-day reminder, not a stale 14-day
+        one as well. A threshold that fell before the enrollment began never applies (no
+        14-day reminder for a 10-day window). Whether it was sent already is not known here:
+        the service keeps one row per (enrollment, threshold) under a unique key."""
+        if self.status not in WAITING_ON_EDUCATOR or now >= self.deadline_at:
+            return None
+        reached = [
+            days
+            for days in days_before
+            if self.enrolled_at <= self.deadline_at - timedelta(days=days) <= now
+        ]
+        return min(reached, default=None)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -212,13 +234,21 @@ class Enrollment:
         )
         self._move(EnrollmentStatus.UNDER_REVIEW)
 
-    def decide(self, outcome: DecisionOutcome, now: datetime) -> None:
-        """A review decision on the submission with the assessors."""
+    def decide(
+        self, outcome: DecisionOutcome, now: datetime, *, misconduct: MisconductKind | None = None
+    ) -> None:
+        """A review decision on the submission with the assessors. A decision for misconduct
+        is not earned and ends the enrollment like any other: the cooldown applies in full."""
         self._refuse_unless(WITH_ASSESSORS, "decide")
+        if misconduct is not None and outcome is not DecisionOutcome.NOT_EARNED:
+            raise EnrollmentRefused(
+                Refusal.NOT_ALLOWED_NOW, "a decision for misconduct is always not_earned"
+            )
         if outcome is DecisionOutcome.PASSED:
             self._close(EnrollmentStatus.EARNED, now, cooldown=False)
         elif outcome is DecisionOutcome.NOT_EARNED:
             self.end_reason = EndReason.ASSESSED_NOT_EARNED
+            self.misconduct = misconduct
             self._close(EnrollmentStatus.NOT_EARNED, now, cooldown=True)
         elif self.attempts_left == 0:
             self.end_reason = EndReason.ATTEMPTS_EXHAUSTED

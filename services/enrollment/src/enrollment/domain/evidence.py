@@ -6,7 +6,7 @@ Pure: the service layer streams files and stores rows; these functions only deci
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from mc_events.contracts.common import EvidenceKind
@@ -159,3 +159,28 @@ def completeness(
             if problem is not None:
                 problems.append(problem)
     return problems
+
+
+@dataclass(frozen=True)
+class AssessorAssignment:
+    """One review assignment of a submission, as enrollment learned it from ``review.assigned``."""
+
+    assignment_id: str
+    assessor_id: str
+
+
+def assessor_may_read(
+    assessor_id: str,
+    assignments: Iterable[AssessorAssignment],
+    released: Collection[str],
+) -> bool:
+    """Whether ``assessor_id`` may read a submission's evidence: they hold an assignment of it
+    that review has not released (reassigned away as overdue).
+
+    Access is keyed by assignment, not by assessor, and both inputs only grow (an assignment
+    or a release is recorded once, whatever arrives twice), so the answer does not depend on
+    the order the events came in: a ``review.assigned`` for a released assignment arriving
+    after its release restores nothing, and the new assessor's assignment stands on its own."""
+    return any(
+        a.assessor_id == assessor_id and a.assignment_id not in released for a in assignments
+    )

@@ -8,9 +8,15 @@ shared, so events about entities this service does not know arrive; per event:
   published is skipped (logged), not dead-lettered: nothing here depends on it.
 - ``review.assigned``: the first assignment puts the submission under review; unknown or
   already moved enrollments are skipped (a second rater's assignment is normal).
-- ``review.decided``: moves the enrollment (earned, revision requested, not earned). Unknown
-  enrollment, another submission, or a closed enrollment: NonRetryableError, so the decision
-  goes to ``review.reviews.dlq`` for an operator instead of disappearing.
+- ``review.assignment_escalated``: a ``reassigned`` outcome releases the overdue assignment,
+  so its assessor no longer reads the evidence (recorded by assignment id: in whichever order
+  this and the assignments arrive, a released assignment never grants access again);
+  ``needs_state_admin`` changes nothing. Unknown enrollments are skipped.
+- ``review.decided``: moves the enrollment (earned, revision requested, not earned; a
+  misconduct decision is not earned with the misconduct kind kept for the educator). The same
+  decision again changes nothing. Unknown enrollment, another submission, or a closed
+  enrollment: NonRetryableError, so the decision goes to ``review.reviews.dlq`` for an
+  operator instead of disappearing.
 """
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +25,7 @@ from enrollment.service_layer import enrollments, evidence
 from mc_events.consumer import Handler
 from mc_events.contracts.base import Event
 from mc_events.contracts.catalog import MicroCredentialPublished, MicroCredentialRetired
-from mc_events.contracts.review import Assigned, Decided
+from mc_events.contracts.review import Assigned, AssignmentEscalated, Decided
 from mc_events.envelope import Received
 
 
@@ -35,6 +41,12 @@ async def on_assigned(session: AsyncSession, received: Received[Assigned]) -> No
     await evidence.on_assigned(session, received.event)
 
 
+async def on_assignment_escalated(
+    session: AsyncSession, received: Received[AssignmentEscalated]
+) -> None:
+    await evidence.on_assignment_escalated(session, received.event)
+
+
 async def on_decided(session: AsyncSession, received: Received[Decided]) -> None:
     await evidence.on_decided(session, received.event)
 
@@ -43,5 +55,6 @@ HANDLERS: dict[type[Event], Handler] = {
     MicroCredentialPublished: on_published,
     MicroCredentialRetired: on_retired,
     Assigned: on_assigned,
+    AssignmentEscalated: on_assignment_escalated,
     Decided: on_decided,
 }

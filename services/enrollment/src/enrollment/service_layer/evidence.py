@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrollment.adapters.enrollment_repository import EnrollmentRepository
 from enrollment.adapters.evidence_repository import EvidenceRepository
-from enrollment.adapters.object_store import LocalObjectStore, StoredObject, TooLarge
+from enrollment.adapters.object_store import ObjectStore, StoredObject, TooLarge
 from enrollment.adapters.roster_repository import RosterRepository
 from enrollment.domain import evidence as rules
 from enrollment.domain.enrollment import (
@@ -43,7 +43,12 @@ from mc_events.contracts.enrollment import (
     NotEarnedReason,
     SubmissionReturnedIncomplete,
 )
-from mc_events.contracts.review import Assigned, Decided
+from mc_events.contracts.review import (
+    Assigned,
+    AssignmentEscalated,
+    Decided,
+    EscalationOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +143,7 @@ async def _record_artifact(
 
 async def add_file(
     uow_factory: Callable[[], UnitOfWork],
-    store: LocalObjectStore,
+    store: ObjectStore,
     *,
     enrollment_id: str,
     educator_id: str,
@@ -180,7 +185,7 @@ async def add_file(
 
 async def add_text(
     uow_factory: Callable[[], UnitOfWork],
-    store: LocalObjectStore,
+    store: ObjectStore,
     *,
     enrollment_id: str,
     educator_id: str,
@@ -358,15 +363,59 @@ async def on_assigned(session: AsyncSession, event: Assigned) -> None:
         await enrollments.save(enrollment)
 
 
+async def on_assignment_escalated(session: AsyncSession, event: AssignmentEscalated) -> None:
+    """An overdue assignment was reassigned: the released assessor loses read access to the
+    evidence (the new assessor gains it from the new assignment's ``review.assigned``).
+
+    The release is recorded by assignment id, whether or not the released assignment's own
+    ``review.assigned`` came in yet, so a late one restores nothing; a redelivery records
+    nothing twice. ``needs_state_admin`` leaves the assignment (and the access) with its
+    assessor. Enrollments this service does not know are skipped, as for ``review.assigned``."""
+    if event.outcome is not EscalationOutcome.REASSIGNED:
+        log.info(
+            "assignment %s is overdue with nobody to take it (escalation %s): access unchanged",
+            event.overdue_assignment_id,
+            event.escalation_id,
+        )
+        return
+    if await EnrollmentRepository(session).get(event.enrollment_id) is None:
+        return
+    await EvidenceRepository(session).record_release(
+        {
+            "assignment_id": event.overdue_assignment_id,
+            "enrollment_id": event.enrollment_id,
+            "submission_id": event.submission_id,
+            "assessor_id": event.overdue_assessor_id,
+            "escalation_id": event.escalation_id,
+            "released_at": event.escalated_at,
+        }
+    )
+
+
 async def on_decided(session: AsyncSession, event: Decided) -> None:
     """Move the enrollment by the decision. A decision for an unknown enrollment, for another
     submission than the one under review, or for a closed enrollment can never apply: it goes
-    to the dead-letter topic (NonRetryableError) for an operator, never silently away."""
+    to the dead-letter topic (NonRetryableError) for an operator, never silently away. The
+    decision already recorded on its submission (the same decision id, delivered again) changes
+    nothing.
+
+    A decision for misconduct is not earned: the enrollment ends with the cooldown like any
+    not-earned decision (``NotEarned`` keeps the reason ``assessed_not_earned``, the contract
+    having no misconduct reason); the kind is kept on the enrollment and the submission for the
+    educator's feedback."""
     enrollments = EnrollmentRepository(session)
     enrollment = await enrollments.get(event.enrollment_id, for_update=True)
     if enrollment is None:
         raise NonRetryableError(f"decision {event.decision_id}: unknown enrollment")
     repo = EvidenceRepository(session)
+    decided = await repo.submission(event.submission_id)
+    if (
+        decided is not None
+        and decided.enrollment_id == event.enrollment_id
+        and decided.decision_id == event.decision_id
+    ):
+        log.info("decision %s was recorded already: nothing to do", event.decision_id)
+        return
     current = await repo.latest_complete_submission(event.enrollment_id)
     if current is None or current.submission_id != event.submission_id:
         raise NonRetryableError(
@@ -374,7 +423,9 @@ async def on_decided(session: AsyncSession, event: Decided) -> None:
             f"under review for enrollment {event.enrollment_id}"
         )
     try:
-        enrollment.decide(DecisionOutcome(event.outcome.value), event.decided_at)
+        enrollment.decide(
+            DecisionOutcome(event.outcome.value), event.decided_at, misconduct=event.misconduct
+        )
     except EnrollmentRefused as exc:
         raise NonRetryableError(f"decision {event.decision_id}: {exc.detail}") from exc
     await enrollments.save(enrollment)
@@ -385,6 +436,7 @@ async def on_decided(session: AsyncSession, event: Decided) -> None:
             "outcome": event.outcome.value,
             "results": [r.model_dump(mode="json") for r in event.results],
             "decided_at": event.decided_at,
+            "misconduct": event.misconduct.value if event.misconduct else None,
         },
     )
     if enrollment.status is EnrollmentStatus.NOT_EARNED:
@@ -427,7 +479,8 @@ class Reader:
 async def readable_artifact(uow: UnitOfWork, artifact_id: str, reader: Reader) -> Any:
     """The artifact row if ``reader`` may read it, else :class:`UnknownEnrollment` (the same
     answer as for an unknown artifact). Evidence holds student work: the educator who made it,
-    the assessors assigned to the submission it was sent with, and the state may read it."""
+    the assessors assigned to the submission it was sent with (not one whose assignment review
+    released, reassigning the work as overdue), and the state may read it."""
     artifact = await EvidenceRepository(uow.session).artifact(artifact_id)
     if artifact is None:
         raise UnknownEnrollment(artifact_id)
@@ -437,12 +490,10 @@ async def readable_artifact(uow: UnitOfWork, artifact_id: str, reader: Reader) -
         enrollment = await EnrollmentRepository(uow.session).get(artifact.enrollment_id)
         if enrollment is not None and enrollment.educator_id == reader.educator_id:
             return artifact
-    if (
-        reader.assessor_id is not None
-        and artifact.submission_id is not None
-        and await EvidenceRepository(uow.session).is_assigned(
+    if reader.assessor_id is not None and artifact.submission_id is not None:
+        held, released = await EvidenceRepository(uow.session).assignments_of(
             artifact.submission_id, reader.assessor_id
         )
-    ):
-        return artifact
+        if rules.assessor_may_read(reader.assessor_id, held, released):
+            return artifact
     raise UnknownEnrollment(artifact_id)

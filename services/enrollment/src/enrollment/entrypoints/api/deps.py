@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from enrollment.adapters.object_store import LocalObjectStore
+from enrollment.adapters.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 from enrollment.config import Settings
 from enrollment.metrics import EnrollmentMetrics
 from enrollment.service_layer.roster_import import utc_now
@@ -33,11 +33,26 @@ Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def get_store(request: Request) -> LocalObjectStore:
+def build_store(settings: Settings) -> ObjectStore:
+    """The S3-compatible bucket when one is configured, else the local folder."""
+    if settings.evidence_s3_bucket:
+        secret = settings.evidence_s3_secret_access_key
+        return S3ObjectStore(
+            settings.evidence_s3_bucket,
+            prefix=settings.evidence_s3_prefix,
+            endpoint_url=settings.evidence_s3_endpoint_url,
+            region=settings.evidence_s3_region,
+            access_key_id=settings.evidence_s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+        )
+    return LocalObjectStore(Path(settings.evidence_dir))
+
+
+def get_store(request: Request) -> ObjectStore:
     """The evidence store, one per app (built on first use from the settings)."""
-    store: LocalObjectStore | None = getattr(request.app.state, "evidence_store", None)
+    store: ObjectStore | None = getattr(request.app.state, "evidence_store", None)
     if store is None:
-        store = LocalObjectStore(Path(get_settings(request).evidence_dir))
+        store = build_store(get_settings(request))
         request.app.state.evidence_store = store
     return store
 
@@ -48,16 +63,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-Store = Annotated[LocalObjectStore, Depends(get_store)]
+Store = Annotated[ObjectStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_metrics(request: Request) -> EnrollmentMetrics:
-    metrics: EnrollmentMetrics | None = getattr(request.app.state, "enrollment_metrics", None)
-    if metrics is None:
-        metrics = EnrollmentMetrics(request.app.state.runtime.metrics.registry)
-        request.app.state.enrollment_metrics = metrics
-    return metrics
+    return EnrollmentMetrics.of(request.app.state.runtime.metrics.registry)
 
 
 Metrics = Annotated[EnrollmentMetrics, Depends(get_metrics)]

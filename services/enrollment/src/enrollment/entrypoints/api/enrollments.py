@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from enrollment.adapters.enrollment_repository import CatalogRepository
 from enrollment.domain.enrollment import Enrollment, EnrollmentRefused
@@ -15,6 +15,7 @@ from enrollment.service_layer import enrollments as commands
 from enrollment.service_layer.unit_of_work import UnitOfWork
 from mc_events.auth import Principal, Role, require
 from mc_events.contracts.common import Purpose
+from mc_events.contracts.review import MisconductKind
 
 router = APIRouter(tags=["enrollments"])
 
@@ -22,12 +23,16 @@ Educator = Annotated[Principal, Depends(require(Role.EDUCATOR))]
 
 
 class EnrollRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     educator_id: str = Field(min_length=1, description="Must be the caller's own educator id.")
     micro_credential_id: str = Field(min_length=1)
     purpose: Purpose
 
 
 class WithdrawRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(default="", max_length=2000)
 
 
@@ -45,6 +50,11 @@ class EnrollmentOut(BaseModel):
     attempts_left: int
     closed_at: datetime | None
     end_reason: str | None
+    misconduct: MisconductKind | None = Field(
+        default=None,
+        description="Set when a review decision for misconduct ended the enrollment (end_reason "
+        "is then assessed_not_earned): what the approver confirmed in the evidence.",
+    )
     may_reenroll_from: datetime | None
 
 
@@ -79,6 +89,7 @@ def _out(e: Enrollment) -> EnrollmentOut:
         attempts_left=e.attempts_left,
         closed_at=e.closed_at,
         end_reason=e.end_reason.value if e.end_reason else None,
+        misconduct=e.misconduct,
         may_reenroll_from=e.may_reenroll_from,
     )
 

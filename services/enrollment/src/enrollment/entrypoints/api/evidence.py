@@ -8,15 +8,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
-from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
+from enrollment.adapters.object_store import key_of
 from enrollment.domain.enrollment import EnrollmentRefused
 from enrollment.domain.evidence import EvidenceRejected
 from enrollment.entrypoints.api.deps import ClockDep, Metrics, Sessions, SettingsDep, Store
 from enrollment.service_layer import evidence as commands
 from enrollment.service_layer.unit_of_work import UnitOfWork
 from mc_events.auth import Principal, Role, require
+from mc_events.contracts.review import MisconductKind
 
 router = APIRouter(prefix="/enrollments/{enrollment_id}", tags=["evidence"])
 UPLOADS_PREFIX = "/uploads/"
@@ -37,10 +39,14 @@ class ArtifactOut(BaseModel):
 
 
 class ReflectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(max_length=100_000)
 
 
 class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(max_length=2000)
 
 
@@ -66,6 +72,11 @@ class AttemptOut(BaseModel):
     problems: list[dict[str, str]]
     submitted_at: datetime
     outcome: str | None
+    misconduct: MisconductKind | None = Field(
+        default=None,
+        description="Set when the decision was for misconduct (outcome not_earned); each "
+        "result's feedback then gives the approver's finding.",
+    )
     decided_at: datetime | None
     results: list[CriterionFeedback]
 
@@ -260,6 +271,7 @@ async def my_submissions(
             problems=list(row.problems),
             submitted_at=row.submitted_at,
             outcome=row.outcome,
+            misconduct=row.misconduct,
             decided_at=row.decided_at,
             results=[CriterionFeedback(**r) for r in row.results or []],
         )
@@ -276,8 +288,11 @@ artifacts_router = APIRouter(prefix="/artifacts", tags=["evidence"])
     description="Evidence holds student work and is private: anyone else gets 404, as for an "
     "artifact that does not exist. The response names no educator (review is blind); "
     "Repr-Digest carries the SHA-256 (RFC 9530).",
-    response_class=FileResponse,
-    responses={404: {"description": "No such artifact, or not readable by the caller"}},
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        404: {"description": "No such artifact, or not readable by the caller"},
+    },
 )
 async def artifact_content(
     artifact_id: str,
@@ -286,7 +301,7 @@ async def artifact_content(
     ],
     sessions: Sessions,
     store: Store,
-) -> FileResponse:
+) -> StreamingResponse:
     reader = commands.Reader(
         educator_id=principal.educator_id if principal.has(Role.EDUCATOR) else None,
         assessor_id=principal.assessor_id if principal.has(Role.ASSESSOR, Role.APPROVER) else None,
@@ -298,10 +313,11 @@ async def artifact_content(
     except commands.UnknownEnrollment as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such artifact") from exc
     digest = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
-    return FileResponse(
-        store.path(store.key_of(artifact.uri)),
+    return StreamingResponse(
+        await store.read(key_of(artifact.uri)),
         media_type=artifact.content_type,
         headers={
+            "Content-Length": str(artifact.size_bytes),
             "Repr-Digest": f"sha-256=:{digest}:",
             "Cache-Control": "private, no-store",
             "X-Content-Type-Options": "nosniff",

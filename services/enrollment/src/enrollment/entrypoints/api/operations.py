@@ -1,4 +1,5 @@
-"""Operator routes (state admin): run the deadline sweep now (a cron job calls it)."""
+"""Operator routes (state admin): run the deadline sweep now (the scheduler runs it
+periodically; this is for an operator who does not want to wait)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from enrollment.entrypoints.api.deps import ClockDep, Sessions
-from enrollment.service_layer.deadlines import expire_due
+from enrollment.entrypoints.api.deps import ClockDep, Sessions, SettingsDep
+from enrollment.service_layer.deadlines import sweep
 from mc_events.auth import Principal, Role, require
 
 router = APIRouter(prefix="/operations", tags=["operations"])
@@ -16,17 +17,22 @@ router = APIRouter(prefix="/operations", tags=["operations"])
 
 class SweepOut(BaseModel):
     expired: int
+    reminded: int
 
 
 @router.post(
     "/deadline-sweep",
-    summary="Expire enrollments past their deadline that wait on the educator",
-    description="Idempotent: a second run finds nothing more to expire. Emits one "
-    "enrollment.expired event per enrollment.",
+    summary="Expire enrollments past their deadline that wait on the educator, and send the "
+    "deadline reminders that are due",
+    description="Idempotent: a second run finds nothing more to do. Emits one "
+    "enrollment.expired event per expired enrollment and one "
+    "enrollment.deadline_approaching event per enrollment and reminder threshold.",
 )
 async def deadline_sweep(
     _: Annotated[Principal, Depends(require(Role.STATE_ADMIN))],
     sessions: Sessions,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> SweepOut:
-    return SweepOut(expired=await expire_due(sessions, clock()))
+    result = await sweep(sessions, clock(), reminder_days=settings.reminder_days)
+    return SweepOut(expired=result.expired, reminded=result.reminded)

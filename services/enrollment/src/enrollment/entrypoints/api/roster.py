@@ -75,8 +75,11 @@ def _district_scope(principal: Principal) -> str | None:
     "only rows of their own district, and cannot take over educators of another district.",
     responses={
         413: {"description": "The file is larger than the import limit"},
+        400: {"description": "More than one file, or too many or too large other fields"},
         422: {"description": "The file cannot be read at all; nothing changed"},
     },
+    # One file; a few small text fields at most (more, or a larger one: 400, nothing read).
+    form_limits={"max_files": 1, "max_fields": 8, "max_part_size": 64 * 1024},
 )
 async def import_staff(
     file: UploadFile, principal: Admin, sessions: Sessions, clock: ClockDep, metrics: Metrics
