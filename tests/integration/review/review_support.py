@@ -45,10 +45,21 @@ def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+class SettableClock:
+    """A clock tests move by hand: ``clock.now += timedelta(days=8)``."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 @asynccontextmanager
-async def review_service(infra, tmp_path, **overrides):
-    """The review service on a fresh database, with the clock fixed at NOW (API and consumer)."""
-    clock = lambda: NOW  # noqa: E731
+async def review_service(infra, tmp_path, clock=None, **overrides):
+    """The review service on a fresh database, with the clock fixed at NOW (API, consumer and
+    scheduler) unless a ``clock`` is given."""
+    clock = clock or (lambda: NOW)
 
     async with running_service(
         lambda settings: build(settings, clock=clock), Settings, infra, tmp_path, **overrides
@@ -224,12 +235,39 @@ async def outbox_events(svc, enrollment_id: str) -> list[dict]:
     async with svc.runtime.sessions() as session:
         result = await execute_core(
             session,
-            sa.select(outbox.c.event_id, outbox.c.payload, outbox.c.published_at)
+            sa.select(
+                outbox.c.event_id, outbox.c.event_type, outbox.c.payload, outbox.c.published_at
+            )
             .where(outbox.c.partition_key == enrollment_id)
             .order_by(outbox.c.id),
         )
         return [
-            {"event_id": r.event_id, "published": r.published_at is not None}
+            {
+                "event_id": r.event_id,
+                "event_type": r.event_type,
+                "published": r.published_at is not None,
+            }
             | json.loads(r.payload)
             for r in result
         ]
+
+
+async def events_of_type(svc, enrollment_id: str, event_type: str) -> list[dict]:
+    """The outbox events of ``enrollment_id`` whose type is ``event_type`` (any version)."""
+    return [
+        e
+        for e in await outbox_events(svc, enrollment_id)
+        if e["event_type"].rsplit(".", 1)[0] == event_type
+    ]
+
+
+def assessor(svc, assessor_id: str):
+    return svc.auth(f"user-{assessor_id}", Role.ASSESSOR, assessor_id=assessor_id)
+
+
+def approver(svc, assessor_id: str):
+    return svc.auth(f"user-{assessor_id}", Role.APPROVER, assessor_id=assessor_id)
+
+
+def scores(level: str, feedback: str = "") -> dict:
+    return {"scores": [{"criterion_id": "c1", "level_id": level, "feedback": feedback}]}

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 import review
 from mc_events import topics
 from mc_events.service import ServiceDefinition
@@ -9,6 +11,8 @@ from review.config import Settings
 from review.domain.clock import Clock, utc_now
 from review.entrypoints import consumer
 from review.entrypoints.api import router
+from review.entrypoints.scheduler import ReviewScheduler
+from review.metrics import ReviewMetrics
 from review.service_layer.assignment import policy_of
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -16,8 +20,9 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def build(settings: Settings | None = None, *, clock: Clock = utc_now) -> ServiceDefinition:
     """The service; tests pass a settable ``clock`` (the API reads it through ``get_clock``,
-    which they override on the app)."""
+    which they override on the app; the consumer and the scheduler get it here)."""
     settings = settings or Settings()
+    registry = CollectorRegistry()
     return ServiceDefinition(
         name="review",
         title="Review",
@@ -28,4 +33,12 @@ def build(settings: Settings | None = None, *, clock: Clock = utc_now) -> Servic
         handlers=consumer.handlers(policy_of(settings), clock),
         publishes=[topics.REVIEWS],
         subscribes=[topics.CATALOG, topics.ROSTER, topics.ENROLLMENTS],
+        registry=registry,
+        workers={"review-scheduler": scheduler(settings, registry, clock).worker()},
     )
+
+
+def scheduler(
+    settings: Settings, registry: CollectorRegistry, clock: Clock = utc_now
+) -> ReviewScheduler:
+    return ReviewScheduler(settings, ReviewMetrics.of(registry), clock)

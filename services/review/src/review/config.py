@@ -26,3 +26,9 @@ class Settings(ServiceSettings):
     """Share of criteria an assessor must score exactly as the reference to be assigned."""
     calibration_min_samples: int = Field(default=5, ge=1)
     """Fewer scored criteria than this never calibrate an assessor."""
+    overdue_sweep_enabled: bool = True
+    """Off switch of the overdue sweep in ``serve`` (``sweep-overdue`` still runs it once)."""
+    sweep_interval_seconds: float = Field(default=300.0, gt=0)
+    """How often ``serve`` sweeps overdue assignments and refreshes the research gauges."""
+    overdue_sweep_batch: int = Field(default=100, ge=1)
+    """Overdue assignments handled per transaction."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,8 @@ from review.adapters.tables import (
     assignments,
     calibration_runs,
     catalog_versions,
+    escalations,
+    misconduct_cases,
     reviews,
     roster_educators,
 )
@@ -32,18 +34,31 @@ from review.domain.conflicts import AssessorLinks
 # checked and written without another transaction changing loads in between. Assignments are
 # a few milliseconds each, far above the expected peak rate (DOMAIN.md: tens per second).
 ASSIGNMENT_LOCK = 0x5EE1_A551
+# Taken (without waiting) by the overdue sweep: one replica sweeps at a time, the others skip.
+SWEEP_LOCK = 0x5EE1_0D0E
 
 
 class ReviewStatus:
     AWAITING_ASSESSOR = "awaiting_assessor"
     IN_REVIEW = "in_review"
     AWAITING_APPROVER = "awaiting_approver"
+    MISCONDUCT_HOLD = "misconduct_hold"
     DECIDED = "decided"
 
 
 class AssignmentStatus:
     OPEN = "open"
     SCORED = "scored"
+    RELEASED = "released"
+    """Overdue and reassigned to someone else."""
+    CLOSED = "closed"
+    """No longer needed: the submission was decided without this rater (misconduct)."""
+
+
+class CaseStatus:
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
 
 
 # -- catalog read model ----------------------------------------------------------------------
@@ -323,6 +338,18 @@ async def lock_review(session: AsyncSession, submission_id: str) -> Any | None:
     return result.one_or_none()
 
 
+async def lock_review_unless_busy(session: AsyncSession, submission_id: str) -> Any | None:
+    """The review row locked until commit, or None if another transaction holds it (someone
+    is scoring or ruling on it right now)."""
+    result = await execute_core(
+        session,
+        sa.select(reviews)
+        .where(reviews.c.submission_id == submission_id)
+        .with_for_update(skip_locked=True),
+    )
+    return result.one_or_none()
+
+
 async def get_assignment(session: AsyncSession, assignment_id: str) -> Any | None:
     result = await execute_core(
         session, sa.select(assignments).where(assignments.c.assignment_id == assignment_id)
@@ -332,13 +359,18 @@ async def get_assignment(session: AsyncSession, assignment_id: str) -> Any | Non
 
 async def save_scores(
     session: AsyncSession, assignment_id: str, scores: list[dict[str, str]], at: datetime
-) -> None:
-    await execute_core(
+) -> bool:
+    # Only an open assignment: never one the overdue sweep released meanwhile.
+    result = await execute_core(
         session,
         sa.update(assignments)
-        .where(assignments.c.assignment_id == assignment_id)
+        .where(
+            assignments.c.assignment_id == assignment_id,
+            assignments.c.status == AssignmentStatus.OPEN,
+        )
         .values(scores=scores, scored_at=at, status=AssignmentStatus.SCORED),
     )
+    return bool(result.rowcount)
 
 
 async def assignments_for_assessor(session: AsyncSession, assessor_id: str) -> list[Any]:
@@ -383,14 +415,186 @@ async def reviews_awaiting_approver(session: AsyncSession, limit: int) -> list[A
 
 
 async def mark_decided(
-    session: AsyncSession, submission_id: str, *, decision_id: str, outcome: str, at: datetime
+    session: AsyncSession,
+    submission_id: str,
+    *,
+    decision_id: str,
+    outcome: str,
+    at: datetime,
+    results: list[dict[str, Any]] | None = None,
 ) -> None:
     await execute_core(
         session,
         sa.update(reviews)
         .where(reviews.c.submission_id == submission_id)
         .values(
-            status=ReviewStatus.DECIDED, decision_id=decision_id, outcome=outcome, decided_at=at
+            status=ReviewStatus.DECIDED,
+            decision_id=decision_id,
+            outcome=outcome,
+            decided_at=at,
+            results=results,
+        ),
+    )
+
+
+# -- overdue assignments and escalations -----------------------------------------------------
+
+
+async def try_lock_sweep(session: AsyncSession) -> bool:
+    result = await execute_core(
+        session, sa.select(sa.func.pg_try_advisory_xact_lock(sa.literal(SWEEP_LOCK)))
+    )
+    return bool(result.scalar_one())
+
+
+async def overdue_assignments(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
+    """Open rater assignments past due on reviews still being rated, locked (``SKIP LOCKED``),
+    never escalated ones first, then the longest overdue; each with its escalation id if any."""
+    query = (
+        sa.select(assignments, escalations.c.escalation_id)
+        .join(reviews, reviews.c.submission_id == assignments.c.submission_id)
+        .outerjoin(escalations, escalations.c.assignment_id == assignments.c.assignment_id)
+        .where(
+            assignments.c.status == AssignmentStatus.OPEN,
+            assignments.c.role == "rater",
+            assignments.c.due_at < now,
+            reviews.c.status.in_([ReviewStatus.AWAITING_ASSESSOR, ReviewStatus.IN_REVIEW]),
+        )
+        .order_by(
+            escalations.c.escalation_id.is_not(None),
+            assignments.c.due_at,
+            assignments.c.assignment_id,
+        )
+        .limit(limit)
+        .with_for_update(of=assignments, skip_locked=True)
+    )
+    return list(await execute_core(session, query))
+
+
+async def release_assignment(session: AsyncSession, assignment_id: str, at: datetime) -> None:
+    await execute_core(
+        session,
+        sa.update(assignments)
+        .where(assignments.c.assignment_id == assignment_id)
+        .values(status=AssignmentStatus.RELEASED, released_at=at),
+    )
+
+
+async def insert_escalation(session: AsyncSession, row: dict[str, Any]) -> bool:
+    stmt = (
+        pg_insert(escalations)
+        .values(**row)
+        .on_conflict_do_nothing()
+        .returning(escalations.c.escalation_id)
+    )
+    result = await execute_core(session, stmt)
+    return result.scalar_one_or_none() is not None
+
+
+async def record_late_reassignment(
+    session: AsyncSession, escalation_id: str, *, assignment_id: str, assessor_id: str, at: datetime
+) -> bool:
+    """Record who finally took an escalated assignment; False if that was recorded already."""
+    result = await execute_core(
+        session,
+        sa.update(escalations)
+        .where(
+            escalations.c.escalation_id == escalation_id,
+            escalations.c.reassigned_assignment_id.is_(None),
+        )
+        .values(
+            reassigned_assignment_id=assignment_id, reassigned_to=assessor_id, reassigned_at=at
+        ),
+    )
+    return bool(result.rowcount)
+
+
+async def escalations_of(session: AsyncSession, submission_id: str) -> list[Any]:
+    result = await execute_core(
+        session,
+        sa.select(escalations)
+        .where(escalations.c.submission_id == submission_id)
+        .order_by(escalations.c.escalated_at, escalations.c.escalation_id),
+    )
+    return list(result)
+
+
+async def close_open_assignments(session: AsyncSession, submission_id: str) -> None:
+    await execute_core(
+        session,
+        sa.update(assignments)
+        .where(
+            assignments.c.submission_id == submission_id,
+            assignments.c.status == AssignmentStatus.OPEN,
+        )
+        .values(status=AssignmentStatus.CLOSED),
+    )
+
+
+async def extend_open_assignments(session: AsyncSession, submission_id: str, by: timedelta) -> None:
+    await execute_core(
+        session,
+        sa.update(assignments)
+        .where(
+            assignments.c.submission_id == submission_id,
+            assignments.c.status == AssignmentStatus.OPEN,
+        )
+        .values(due_at=assignments.c.due_at + by),
+    )
+
+
+# -- misconduct ------------------------------------------------------------------------------
+
+
+async def insert_case(session: AsyncSession, row: dict[str, Any]) -> None:
+    await execute_core(session, sa.insert(misconduct_cases).values(**row))
+
+
+async def cases_of(session: AsyncSession, submission_id: str) -> list[Any]:
+    result = await execute_core(
+        session,
+        sa.select(misconduct_cases)
+        .where(misconduct_cases.c.submission_id == submission_id)
+        .order_by(misconduct_cases.c.flagged_at, misconduct_cases.c.case_id),
+    )
+    return list(result)
+
+
+async def lock_case(session: AsyncSession, case_id: str) -> Any | None:
+    result = await execute_core(
+        session,
+        sa.select(misconduct_cases).where(misconduct_cases.c.case_id == case_id).with_for_update(),
+    )
+    return result.one_or_none()
+
+
+async def open_cases(session: AsyncSession, limit: int) -> list[Any]:
+    result = await execute_core(
+        session,
+        sa.select(misconduct_cases)
+        .where(misconduct_cases.c.status == CaseStatus.OPEN)
+        .order_by(misconduct_cases.c.flagged_at, misconduct_cases.c.case_id)
+        .limit(limit),
+    )
+    return list(result)
+
+
+async def resolve_case(
+    session: AsyncSession,
+    case_id: str,
+    *,
+    status: str,
+    resolved_by: str,
+    at: datetime,
+    finding: str,
+    effect: str,
+) -> None:
+    await execute_core(
+        session,
+        sa.update(misconduct_cases)
+        .where(misconduct_cases.c.case_id == case_id)
+        .values(
+            status=status, resolved_by=resolved_by, resolved_at=at, finding=finding, effect=effect
         ),
     )
 
@@ -417,5 +621,28 @@ async def calibration_history(session: AsyncSession, assessor_id: str) -> list[A
         sa.select(calibration_runs)
         .where(calibration_runs.c.assessor_id == assessor_id)
         .order_by(calibration_runs.c.recorded_at, calibration_runs.c.seq),
+    )
+    return list(result)
+
+
+async def calibration_runs_between(
+    session: AsyncSession,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    assessor_id: str | None,
+    limit: int,
+) -> list[Any]:
+    """Calibration runs in ``[since, until)``, in recording order (the drift report)."""
+    query = sa.select(calibration_runs)
+    if since is not None:
+        query = query.where(calibration_runs.c.recorded_at >= since)
+    if until is not None:
+        query = query.where(calibration_runs.c.recorded_at < until)
+    if assessor_id is not None:
+        query = query.where(calibration_runs.c.assessor_id == assessor_id)
+    result = await execute_core(
+        session,
+        query.order_by(calibration_runs.c.recorded_at, calibration_runs.c.seq).limit(limit),
     )
     return list(result)

@@ -11,12 +11,14 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     MetaData,
     Numeric,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -80,6 +82,8 @@ reviews = Table(
     Column("decision_id", Text),
     Column("outcome", Text),
     Column("decided_at", DateTime(timezone=True)),
+    # The decided per-criterion results, kept for the research measures.
+    Column("results", JSONB),
 )
 
 assignments = Table(
@@ -95,8 +99,59 @@ assignments = Table(
     Column("status", Text, nullable=False),
     Column("scores", JSONB),
     Column("scored_at", DateTime(timezone=True)),
-    # A redelivered submission (even under another event id) can never fill a slot twice.
-    UniqueConstraint("submission_id", "slot", name="uq_assignments_submission_slot"),
+    # 1 for the first assignment of a slot; each reassignment of an overdue one adds 1.
+    Column("generation", Integer, nullable=False, server_default=text("1")),
+    Column("released_at", DateTime(timezone=True)),
+    UniqueConstraint(
+        "submission_id", "slot", "generation", name="uq_assignments_submission_slot_generation"
+    ),
+    # A redelivered submission (even under another event id) can never fill a slot twice:
+    # a slot holds one assignment that is not released.
+    Index(
+        "uq_assignments_live_slot",
+        "submission_id",
+        "slot",
+        unique=True,
+        postgresql_where=text("status <> 'released'"),
+    ),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("escalation_id", Text, primary_key=True),
+    Column(
+        "assignment_id",
+        Text,
+        ForeignKey("assignments.assignment_id"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("submission_id", Text, nullable=False, index=True),
+    Column("assessor_id", Text, nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("escalated_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("reassigned_assignment_id", Text),
+    Column("reassigned_to", Text),
+    Column("reassigned_at", DateTime(timezone=True)),
+)
+
+misconduct_cases = Table(
+    "misconduct_cases",
+    metadata,
+    Column("case_id", Text, primary_key=True),
+    Column("submission_id", Text, ForeignKey("reviews.submission_id"), nullable=False),
+    Column("flagged_by", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("flagged_at", DateTime(timezone=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("review_status_before", Text, nullable=False),
+    Column("resolved_by", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("finding", Text),
+    Column("effect", Text),
 )
 
 calibration_runs = Table(

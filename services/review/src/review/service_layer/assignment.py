@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +23,7 @@ from mc_events.outbox import add_event
 from review.adapters import repository as repo
 from review.adapters.repository import ReviewStatus
 from review.config import Settings
-from review.domain.assignment import SubmissionFacts, choose_assessors
+from review.domain.assignment import Assessor, SubmissionFacts, choose_assessors
 from review.domain.conflicts import EducatorFacts
 from review.domain.sla import add_business_days, week_start
 
@@ -31,8 +32,10 @@ log = logging.getLogger(__name__)
 _ASSIGNMENT_NS = uuid.UUID("6c1f4a0e-2b8e-4f59-9a53-0e7c5d1b2a11")
 
 
-def assignment_id(submission_id: str, slot: int) -> str:
-    return str(uuid.uuid5(_ASSIGNMENT_NS, f"{submission_id}/{slot}"))
+def assignment_id(submission_id: str, slot: int, generation: int = 1) -> str:
+    """Derived from (submission, slot, generation): a retried command makes the same one."""
+    name = f"{submission_id}/{slot}" if generation == 1 else f"{submission_id}/{slot}/{generation}"
+    return str(uuid.uuid5(_ASSIGNMENT_NS, name))
 
 
 @dataclass(frozen=True)
@@ -93,39 +96,29 @@ async def assign(
     if review is None or review.status != ReviewStatus.AWAITING_ASSESSOR:
         return []
     existing = await repo.assignments_of(session, submission_id)
-    taken_slots = {row.slot for row in existing}
+    live = [row for row in existing if row.status != repo.AssignmentStatus.RELEASED]
+    taken_slots = {row.slot for row in live}
     free_slots = [s for s in range(1, review.raters_required + 1) if s not in taken_slots]
-    educator = EducatorFacts(
-        educator_id=review.educator_id,
-        district_id=review.district_id,
-        school_id=review.school_id,
-        supervisor_id=review.supervisor_id,
-    )
-    start = [review.educator_id] + ([review.supervisor_id] if review.supervisor_id else [])
-    chosen = choose_assessors(
-        SubmissionFacts(
-            educator=educator,
-            micro_credential_id=review.micro_credential_id,
-            competency=await repo.catalog_competency(
-                session, review.micro_credential_id, review.micro_credential_version
-            ),
-        ),
-        await repo.assignable_assessors(session),
-        await repo.weekly_loads(session, week_start(now)),
-        await repo.supervisor_links(session, start),
+    chosen = await candidates(
+        session,
+        review,
         count=len(free_slots),
+        # Nobody who ever held this submission: the other rater, or one it was taken from.
         exclude={row.assessor_id for row in existing},
+        loads=await repo.weekly_loads(session, week_start(now)),
     )
     due_at = add_business_days(now, policy.sla_business_days, policy.holidays)
     events: list[Assigned] = []
     for slot, assessor in zip(free_slots, chosen, strict=False):
-        new_id = assignment_id(submission_id, slot)
+        generation = 1 + max((row.generation for row in existing if row.slot == slot), default=0)
+        new_id = assignment_id(submission_id, slot, generation)
         inserted = await repo.insert_assignment(
             session,
             {
                 "assignment_id": new_id,
                 "submission_id": submission_id,
                 "slot": slot,
+                "generation": generation,
                 "role": AssessorRole.RATER.value,
                 "assessor_id": assessor.assessor_id,
                 "assigned_at": now,
@@ -148,11 +141,45 @@ async def assign(
         )
         await add_event(session, event, event_id=new_id, time=now)
         events.append(event)
-    if len(existing) + len(events) >= review.raters_required:
+    if len(live) + len(events) >= review.raters_required:
         await repo.set_review_status(session, submission_id, ReviewStatus.IN_REVIEW)
     elif not events:
         log.info("submission %s waits: no eligible assessor", submission_id)
     return events
+
+
+async def candidates(
+    session: AsyncSession,
+    review: Any,
+    *,
+    count: int,
+    exclude: Collection[str],
+    loads: Mapping[str, int],
+) -> list[Assessor]:
+    """Up to ``count`` eligible assessors for ``review`` (a reviews row), least loaded first,
+    under every rule: active, calibrated, qualified, below capacity, no conflict, not excluded.
+    The caller holds the assignment lock."""
+    educator = EducatorFacts(
+        educator_id=review.educator_id,
+        district_id=review.district_id,
+        school_id=review.school_id,
+        supervisor_id=review.supervisor_id,
+    )
+    start = [review.educator_id] + ([review.supervisor_id] if review.supervisor_id else [])
+    return choose_assessors(
+        SubmissionFacts(
+            educator=educator,
+            micro_credential_id=review.micro_credential_id,
+            competency=await repo.catalog_competency(
+                session, review.micro_credential_id, review.micro_credential_version
+            ),
+        ),
+        await repo.assignable_assessors(session),
+        loads,
+        await repo.supervisor_links(session, start),
+        count=count,
+        exclude=exclude,
+    )
 
 
 async def assign_pending(

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_events import audit
 from mc_events.contracts.common import CriterionResult
-from mc_events.contracts.review import AssessorRole, Decided, ReviewOutcome
+from mc_events.contracts.review import AssessorRole, Decided, MisconductKind, ReviewOutcome
 from mc_events.outbox import add_event
 from review.adapters import repository as repo
 from review.adapters.repository import AssignmentStatus, ReviewStatus
@@ -26,6 +26,7 @@ from review.domain.conflicts import EducatorFacts, conflicts, supervision_chain
 from review.domain.scoring import (
     Criterion,
     NeedsApprover,
+    Outcome,
     Result,
     Score,
     check_rating,
@@ -83,7 +84,7 @@ def _rating(stored: list[dict[str, str]]) -> dict[str, Score]:
     return {s["criterion_id"]: Score(s["level_id"], s["feedback"]) for s in stored}
 
 
-async def _rubric(session: AsyncSession, review: Any) -> tuple[tuple[Criterion, ...], int]:
+async def review_rubric(session: AsyncSession, review: Any) -> tuple[tuple[Criterion, ...], int]:
     catalog = await repo.catalog_version(
         session, review.micro_credential_id, review.micro_credential_version
     )
@@ -112,12 +113,13 @@ async def score_assignment(
     if assignment.role != AssessorRole.RATER.value:
         raise WrongState("approver decisions go through the approvals endpoint")
     if assignment.status != AssignmentStatus.OPEN:
-        raise WrongState("this assignment is already scored")
+        raise WrongState(f"this assignment is {assignment.status}, not open")
     if review.status != ReviewStatus.IN_REVIEW:
         raise WrongState(f"the review is {review.status}, not in review")
-    rubric, attempt_cap = await _rubric(session, review)
+    rubric, attempt_cap = await review_rubric(session, review)
     check_rating(rubric, scores)
-    await repo.save_scores(session, assignment_id, _stored(scores), now)
+    if not await repo.save_scores(session, assignment_id, _stored(scores), now):
+        raise WrongState("this assignment is no longer open")
 
     raters = [
         r
@@ -138,7 +140,7 @@ async def score_assignment(
             )
             return ScoreOutcome(ReviewStatus.AWAITING_APPROVER)
         results = reconciled.results
-    event = await _decide(
+    event = await decide_review(
         session,
         review,
         results,
@@ -185,7 +187,7 @@ async def approve(
     chain = supervision_chain(educator, await repo.supervisor_links(session, start))
     if conflicts(record.assessor.links, educator, chain):
         raise NotAllowed("the approver has a conflict of interest with this submission")
-    rubric, attempt_cap = await _rubric(session, review)
+    rubric, attempt_cap = await review_rubric(session, review)
     results = results_of(rubric, scores)
     await repo.insert_assignment(
         session,
@@ -202,7 +204,7 @@ async def approve(
             "scored_at": now,
         },
     )
-    event = await _decide(
+    event = await decide_review(
         session,
         review,
         results,
@@ -214,7 +216,7 @@ async def approve(
     return ScoreOutcome(ReviewStatus.DECIDED, event, review.submitted_at)
 
 
-async def _decide(
+async def decide_review(
     session: AsyncSession,
     review: Any,
     results: tuple[Result, ...],
@@ -223,8 +225,14 @@ async def _decide(
     rater_ids: tuple[str, ...],
     approver_id: str | None,
     now: datetime,
+    misconduct: MisconductKind | None = None,
 ) -> Decided:
-    outcome = decide(results, attempt=review.attempt, attempt_cap=attempt_cap)
+    """Publish and record the decision. For confirmed ``misconduct`` it is not earned whatever
+    the results say: the caller passes results that credit no criterion."""
+    if misconduct is not None:
+        outcome = Outcome.NOT_EARNED
+    else:
+        outcome = decide(results, attempt=review.attempt, attempt_cap=attempt_cap)
     new_id = decision_id(review.submission_id)
     event = Decided(
         decision_id=new_id,
@@ -248,6 +256,7 @@ async def _decide(
         assessor_ids=rater_ids,
         approver_id=approver_id,
         decided_at=now,
+        misconduct=misconduct,
     )
     await add_event(session, event, event_id=new_id, time=now)
     await audit.append(
@@ -263,11 +272,22 @@ async def _decide(
             "raters": list(rater_ids),
             "approver": approver_id,
             "results": {r.criterion_id: r.level_id for r in results},
+            "misconduct": misconduct.value if misconduct else None,
         },
         chain=f"educator:{review.educator_id}",
         at=now,
     )
     await repo.mark_decided(
-        session, review.submission_id, decision_id=new_id, outcome=outcome.value, at=now
+        session,
+        review.submission_id,
+        decision_id=new_id,
+        outcome=outcome.value,
+        at=now,
+        # Kept for the research measures; a misconduct decision scored nothing.
+        results=None
+        if misconduct
+        else [
+            {"criterion_id": r.criterion_id, "level_id": r.level_id, "met": r.met} for r in results
+        ],
     )
     return event

@@ -2,9 +2,11 @@
 
 from fastapi import APIRouter
 
-from review.entrypoints.api import assessors, reviews, scoring
+from review.entrypoints.api import assessors, measures, misconduct, reviews, scoring
 
 router = APIRouter()
 router.include_router(assessors.router)
 router.include_router(reviews.router)
 router.include_router(scoring.router)
+router.include_router(misconduct.router)
+router.include_router(measures.router)

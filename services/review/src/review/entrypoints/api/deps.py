@@ -35,11 +35,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_metrics(request: Request) -> ReviewMetrics:
-    metrics: ReviewMetrics | None = getattr(request.app.state, "review_metrics", None)
-    if metrics is None:
-        metrics = ReviewMetrics(request.app.state.runtime.metrics.registry)
-        request.app.state.review_metrics = metrics
-    return metrics
+    return ReviewMetrics.of(request.app.state.runtime.metrics.registry)
 
 
 Metrics = Annotated[ReviewMetrics, Depends(get_metrics)]

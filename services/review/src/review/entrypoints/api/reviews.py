@@ -6,15 +6,18 @@ submission, enrollment, micro-credential and assessors.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mc_events.auth import Principal, Role, require
 from review.adapters import repository as repo
-from review.entrypoints.api.deps import ClockDep, Sessions, SettingsDep
+from review.entrypoints.api.deps import ClockDep, Metrics, Sessions, SettingsDep
+from review.entrypoints.api.misconduct import CaseOut
+from review.entrypoints.scheduler import ReviewScheduler
 from review.service_layer.assignment import assign_pending, policy_of
 from review.service_layer.unit_of_work import UnitOfWork
 
@@ -33,6 +36,18 @@ class AssignmentOut(BaseModel):
     status: str
 
 
+class EscalationOut(BaseModel):
+    escalation_id: str
+    assignment_id: str = Field(description="The overdue assignment.")
+    assessor_id: str = Field(description="Its assessor.")
+    due_at: datetime
+    escalated_at: datetime
+    outcome: str = Field(description="reassigned, or needs_state_admin.")
+    reassigned_assignment_id: str | None
+    reassigned_to: str | None
+    reassigned_at: datetime | None
+
+
 class ReviewOut(BaseModel):
     submission_id: str
     enrollment_id: str
@@ -41,7 +56,18 @@ class ReviewOut(BaseModel):
     micro_credential_version: int
     status: str
     raters_required: int
+    outcome: str | None = None
     assignments: list[AssignmentOut]
+    escalations: list[EscalationOut] = Field(default_factory=list)
+    misconduct_cases: list[CaseOut] = Field(default_factory=list)
+
+
+class SweepOut(BaseModel):
+    overdue: int = Field(description="Overdue assignments looked at.")
+    reassigned: int
+    escalated: int = Field(description="New escalations (SLA breaches seen for the first time).")
+    needs_state_admin: int = Field(description="New escalations nobody else could take.")
+    skipped: bool = Field(description="Another sweep was running: nothing was done.")
 
 
 class AssignPendingOut(BaseModel):
@@ -55,6 +81,8 @@ async def get_review(submission_id: str, _: StateAdmin, sessions: Sessions) -> R
         if review is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no review for this submission")
         rows = await repo.assignments_of(uow.session, submission_id)
+        escalations = await repo.escalations_of(uow.session, submission_id)
+        cases = await repo.cases_of(uow.session, submission_id)
     return ReviewOut(
         submission_id=review.submission_id,
         enrollment_id=review.enrollment_id,
@@ -63,6 +91,9 @@ async def get_review(submission_id: str, _: StateAdmin, sessions: Sessions) -> R
         micro_credential_version=review.micro_credential_version,
         status=review.status,
         raters_required=review.raters_required,
+        outcome=review.outcome,
+        escalations=[EscalationOut.model_validate(e, from_attributes=True) for e in escalations],
+        misconduct_cases=[CaseOut.model_validate(c, from_attributes=True) for c in cases],
         assignments=[
             AssignmentOut(
                 assignment_id=r.assignment_id,
@@ -92,3 +123,16 @@ async def post_assign_pending(
         )
         await uow.commit()
     return AssignPendingOut(assigned=len(events))
+
+
+@router.post(
+    "/sweep-overdue",
+    summary="Reassign and escalate assignments past their SLA due date, now",
+    description="What the scheduler does every interval (and `python -m review sweep-overdue`); "
+    "safe to run while it runs.",
+)
+async def post_sweep_overdue(
+    _: StateAdmin, sessions: Sessions, clock: ClockDep, settings: SettingsDep, metrics: Metrics
+) -> SweepOut:
+    runner = ReviewScheduler(settings, metrics, clock)
+    return SweepOut(**asdict(await runner.sweep_once(sessions)))

@@ -7,8 +7,9 @@ school is ever selected for them (review stores no names or emails at all).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,6 +23,8 @@ from review.service_layer import scoring
 from review.service_layer.unit_of_work import UnitOfWork
 
 router = APIRouter(tags=["scoring"])
+
+T = TypeVar("T")
 
 
 class CriterionOut(BaseModel):
@@ -146,9 +149,14 @@ def _identity(principal: Principal) -> str:
     return principal.assessor_id
 
 
-async def _run(coro: Any) -> scoring.ScoreOutcome:
+async def _run(coro: Awaitable[scoring.ScoreOutcome]) -> scoring.ScoreOutcome:
+    return await _run_command(coro)
+
+
+async def _run_command(coro: Awaitable[T]) -> T:
+    """Await a command, mapping its refusals to HTTP answers (the transaction rolls back)."""
     try:
-        result: scoring.ScoreOutcome = await coro
+        result = await coro
     except scoring.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except scoring.WrongState as exc:

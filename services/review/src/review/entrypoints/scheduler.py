@@ -1,0 +1,90 @@
+"""The review scheduler: every ``sweep_interval_seconds`` inside ``serve`` (next to the relay
+and consumers) it runs the overdue sweep (unless ``overdue_sweep_enabled`` is off) and
+refreshes the research gauges. The sweep also runs once from the command line
+(``python -m review sweep-overdue``, for a cron job) and from ``POST /reviews/sweep-overdue``.
+
+Several replicas each run it: a sweep takes an advisory lock without waiting, so while one
+replica sweeps the others skip their turn (see :mod:`review.service_layer.overdue`). A failed
+run is logged and counted, and the next one tries again: the worker keeps going.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mc_events.service import ServiceRuntime, Worker, every
+from review.config import Settings
+from review.domain.clock import Clock
+from review.metrics import ReviewMetrics
+from review.service_layer import measures
+from review.service_layer.assignment import policy_of
+from review.service_layer.overdue import SweepResult, sweep_overdue
+from review.service_layer.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class ReviewScheduler:
+    def __init__(self, settings: Settings, metrics: ReviewMetrics, clock: Clock) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+
+    async def sweep_once(self, sessions: async_sessionmaker[AsyncSession]) -> SweepResult:
+        """Sweep until no overdue assignment is left unhandled (a batch per transaction)."""
+        total = SweepResult()
+        try:
+            while True:
+                async with UnitOfWork(sessions) as uow:
+                    result = await sweep_overdue(
+                        uow.session,
+                        policy_of(self.settings),
+                        self.clock(),
+                        self.settings.overdue_sweep_batch,
+                    )
+                    await uow.commit()
+                if result.skipped:
+                    self.metrics.sweeps.labels("skipped").inc()
+                    log.info("overdue sweep skipped: another replica is sweeping")
+                    return result
+                self.metrics.escalations.labels("reassigned").inc(
+                    result.escalated - result.needs_state_admin
+                )
+                self.metrics.escalations.labels("needs_state_admin").inc(result.needs_state_admin)
+                total = SweepResult(
+                    total.overdue + result.overdue,
+                    total.reassigned + result.reassigned,
+                    total.escalated + result.escalated,
+                    total.needs_state_admin + result.needs_state_admin,
+                )
+                # A full batch may leave more; a batch of stuck ones (nobody to take them)
+                # would come back every time, so stop once a batch changed nothing.
+                if result.overdue < self.settings.overdue_sweep_batch or not (
+                    result.reassigned or result.escalated
+                ):
+                    break
+        except Exception:
+            self.metrics.sweeps.labels("failed").inc()
+            raise
+        self.metrics.sweeps.labels("done").inc()
+        return total
+
+    async def refresh_measures(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with UnitOfWork(sessions) as uow:
+            found = await measures.measures(uow.session, measures.Filter(), self.clock())
+        measures.export(self.metrics, found)
+
+    async def run(self, runtime: ServiceRuntime) -> None:
+        """Sweep (unless switched off), then refresh the research gauges."""
+        try:
+            if self.settings.overdue_sweep_enabled:
+                await self.sweep_once(runtime.sessions)
+        finally:
+            await self.refresh_measures(runtime.sessions)
+
+    def worker(self) -> Worker:
+        """Run at once, then every ``sweep_interval_seconds``, inside ``serve``."""
+        return every(self.settings.sweep_interval_seconds, self.run, name="review scheduler")

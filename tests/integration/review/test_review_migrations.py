@@ -1,0 +1,23 @@
+"""The review migrations apply, roll back to the backbone (the overdue, misconduct and
+measures revisions included), and apply again."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+
+from mc_events import migrations
+from mc_events.testing import fresh_database_async
+from review.bootstrap import MIGRATIONS
+
+
+async def test_review_migrations_downgrade_and_upgrade_again(infra):
+    url = await fresh_database_async(infra, "review_migrations")
+
+    def round_trip() -> None:
+        migrations.upgrade(MIGRATIONS, url)
+        command.downgrade(migrations.config(MIGRATIONS, url), "0001")
+        migrations.upgrade(MIGRATIONS, url)
+
+    await asyncio.to_thread(round_trip)
