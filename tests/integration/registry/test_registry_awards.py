@@ -29,7 +29,11 @@ from mc_events import audit
 from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.common import Purpose
-from mc_events.contracts.registry import CredentialAwarded, CredentialRevoked
+from mc_events.contracts.registry import (
+    CredentialAwarded,
+    CredentialRevoked,
+    RenewalCreditsPosted,
+)
 from mc_events.contracts.review import ReviewOutcome
 from mc_events.db import execute_core
 from mc_events.storage import outbox
@@ -127,9 +131,12 @@ async def test_a_redelivered_or_duplicated_decision_changes_nothing(registry, ac
             session,
             sa.select(outbox.c.event_type).where(outbox.c.partition_key == decision.educator_id),
         )
-        assert [row.event_type for row in outgoing] == [CredentialAwarded.ce_type()]
-    events = await events_on(registry, CREDENTIALS.name, decision.educator_id, at_least=1)
-    assert [type(e) for _, e in events] == [CredentialAwarded]
+        # One award, and its renewal credits posted once (licensure, 0006).
+        assert sorted(row.event_type for row in outgoing) == sorted(
+            [CredentialAwarded.ce_type(), RenewalCreditsPosted.ce_type()]
+        )
+    events = await events_on(registry, CREDENTIALS.name, decision.educator_id, at_least=2)
+    assert [type(e) for _, e in events] == [CredentialAwarded, RenewalCreditsPosted]
     awarded = events[0][1]
     assert isinstance(awarded, CredentialAwarded)
     assert awarded.decision_id == decision.decision_id  # the first decision won
@@ -204,7 +211,9 @@ async def test_state_admin_revokes_a_credential_which_flips_its_status_bit(
 
     assert await revoked_bit()  # the public status list now says revoked
 
-    events = await events_on(registry, CREDENTIALS.name, decision.educator_id, at_least=2)
+    found = await events_on(registry, CREDENTIALS.name, decision.educator_id, at_least=4)
+    # Renewal-credit postings (the award's, then its reversal) ride the same key.
+    events = [(i, e) for i, e in found if not isinstance(e, RenewalCreditsPosted)]
     assert [type(e) for _, e in events] == [CredentialAwarded, CredentialRevoked]
     revoked = events[1][1]
     assert isinstance(revoked, CredentialRevoked)

@@ -1,15 +1,19 @@
 """Composition root: the one place the registry service is put together."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import registry
 from mc_events import topics
 from mc_events.service import ServiceDefinition
+from registry.adapters.signing_keys import KeyVault
 from registry.config import Settings
 from registry.domain.openbadges import PublicUrls
-from registry.entrypoints import consumer
+from registry.entrypoints import consumer, district_fanout, licensure_consumer, revocation_consumer
 from registry.entrypoints.api import build_router
 from registry.entrypoints.api.deps import ApiContext, Clock, utc_now
+from registry.entrypoints.suspension_sweep import suspension_sweep
+from registry.service_layer.signing import Issuance
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -22,14 +26,33 @@ def build(settings: Settings | None = None, *, clock: Clock = utc_now) -> Servic
         evidence=settings.evidence_base_url,
         issuer_name=settings.issuer_name,
     )
+    issuance = Issuance(
+        vault=KeyVault.from_settings(
+            settings.signing_kek.get_secret_value() if settings.signing_kek else None,
+            settings.signing_kek_file,
+        ),
+        validity=(
+            timedelta(days=settings.credential_validity_days)
+            if settings.credential_validity_days
+            else None
+        ),
+    )
     return ServiceDefinition(
         name="registry",
         title="Registry",
         description=registry.__doc__ or "",
         settings=settings,
         migrations_dir=MIGRATIONS,
-        routers=[build_router(ApiContext(urls=urls, clock=clock))],
-        handlers=consumer.handlers(urls, clock),
+        routers=[build_router(ApiContext(urls=urls, clock=clock, issuance=issuance))],
+        handlers={
+            **consumer.handlers(urls, clock, issuance),
+            **licensure_consumer.handlers(clock),
+            **revocation_consumer.handlers(clock),
+        },
         publishes=[topics.CATALOG, topics.CREDENTIALS],
-        subscribes=[topics.REVIEWS, topics.ENROLLMENTS],
+        subscribes=[topics.REVIEWS, topics.ENROLLMENTS, topics.ROSTER, topics.CATALOG],
+        workers={
+            "suspension-sweep": suspension_sweep(clock, settings.suspension_sweep_interval_seconds),
+            **({"district-fanout": district_fanout.run} if settings.district_fanout else {}),
+        },
     )

@@ -17,7 +17,7 @@ from mc_events.contracts.registry import RevocationReason
 from mc_events.db import execute_core
 from registry.adapters.tables import credentials, enrollments, status_lists
 from registry.domain import status_list
-from registry.domain.awards import Award, CredentialStatus, Revocation
+from registry.domain.awards import Award, CredentialStatus, Revocation, Suspension
 from registry.domain.openbadges import StatusEntry
 
 
@@ -37,6 +37,14 @@ def _award(row: sa.Row[Any]) -> Award:
             at=row.revoked_at,
             by=row.revoked_by or "",
         )
+    suspension = None
+    if row.status == CredentialStatus.SUSPENDED.value and row.suspended_at is not None:
+        suspension = Suspension(
+            reason=row.suspension_reason or "",
+            at=row.suspended_at,
+            by=row.suspended_by or "",
+            until=row.suspended_until,
+        )
     return Award(
         credential_id=row.credential_id,
         enrollment_id=row.enrollment_id,
@@ -55,6 +63,9 @@ def _award(row: sa.Row[Any]) -> Award:
         valid_until=row.valid_until,
         status=CredentialStatus(row.status),
         revocation=revocation,
+        suspension=suspension,
+        reissued_from=row.reissued_from,
+        superseded_by=row.superseded_by,
     )
 
 
@@ -67,7 +78,8 @@ class AwardsRepository:
             await execute_core(
                 self.session,
                 sa.select(credentials.c.credential_id).where(
-                    credentials.c.enrollment_id == enrollment_id
+                    credentials.c.enrollment_id == enrollment_id,
+                    credentials.c.status != CredentialStatus.SUPERSEDED.value,
                 ),
             )
         ).first()
@@ -145,9 +157,14 @@ class AwardsRepository:
         return (row.purpose, bytes(row.bits), row.updated_at) if row else None
 
     async def add_credential(
-        self, award: Award, status: StatusEntry, document: dict[str, Any], now: datetime
+        self,
+        award: Award,
+        status: StatusEntry,
+        document: dict[str, Any],
+        now: datetime,
+        signing_key_id: str | None = None,
     ) -> bool:
-        """Insert; False if the enrollment already has its credential."""
+        """Insert; False if the enrollment already has its (current) credential."""
         result = await execute_core(
             self.session,
             pg_insert(credentials)
@@ -173,8 +190,15 @@ class AwardsRepository:
                 status_list_index=status.index,
                 document=document,
                 recorded_at=now,
+                signing_key_id=signing_key_id,
+                reissued_from=award.reissued_from,
             )
-            .on_conflict_do_nothing(index_elements=[credentials.c.enrollment_id])
+            .on_conflict_do_nothing(
+                index_elements=[credentials.c.enrollment_id],
+                # A literal, as in the partial index: with a bound parameter PostgreSQL's
+                # generic plans cannot match the index.
+                index_where=sa.text("status <> 'superseded'"),
+            )
             .returning(credentials.c.credential_id),
         )
         return result.first() is not None

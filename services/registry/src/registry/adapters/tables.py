@@ -5,6 +5,7 @@ catalog events carry them) next to the few columns the public search filters on.
 """
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -100,8 +101,9 @@ credentials = Table(
     "credentials",
     metadata,
     Column("credential_id", Text, primary_key=True),
-    # Exactly one credential per enrollment, whatever the number of decisions delivered.
-    Column("enrollment_id", Text, nullable=False, unique=True),
+    # Exactly one current credential per enrollment, whatever the number of decisions
+    # delivered (a reissued credential's predecessor is ``superseded``: see the index below).
+    Column("enrollment_id", Text, nullable=False),
     Column("decision_id", Text, nullable=False),
     Column("submission_id", Text, nullable=False),
     Column("educator_id", Text, nullable=False, index=True),
@@ -125,7 +127,38 @@ credentials = Table(
     Column("revoked_by", Text, nullable=True),
     Column("revocation_reason", Text, nullable=True),
     Column("revocation_detail", Text, nullable=True),
+    # Signing, suspension and reissue (migration 0005).
+    Column("signing_key_id", Text, nullable=True),
+    Column("suspended_at", DateTime(timezone=True), nullable=True),
+    Column("suspended_by", Text, nullable=True),
+    Column("suspension_reason", Text, nullable=True),
+    Column("suspended_until", DateTime(timezone=True), nullable=True),
+    Column("reissued_from", Text, nullable=True),
+    Column("superseded_by", Text, nullable=True),
     UniqueConstraint("status_list_id", "status_list_index"),
+    Index(
+        "credentials_one_current_per_enrollment",
+        "enrollment_id",
+        unique=True,
+        postgresql_where=text("status <> 'superseded'"),
+    ),
+)
+
+# The issuer's Ed25519 signing keys (migration 0005): public keys forever, the private key
+# encrypted under the configured key-encryption key until the key is rotated out.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("number", Integer, nullable=False, unique=True),
+    Column("public_key_multibase", Text, nullable=False),
+    Column("private_key_encrypted", LargeBinary, nullable=True),
+    Column("kek_id", Text, nullable=False),
+    Column("current", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Index("signing_keys_one_current", "current", unique=True, postgresql_where=text("current")),
 )
 
 # What each enrollment was for, from enrollment.enrolled (the review decision does not say).

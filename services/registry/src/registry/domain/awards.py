@@ -42,7 +42,11 @@ class CredentialStateError(Exception):
 
 class CredentialStatus(StrEnum):
     ACTIVE = "active"
+    SUSPENDED = "suspended"
     REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+    """Replaced by a reissued credential (same award, new document); revoked in the status
+    list so the old document no longer verifies as valid."""
 
 
 def credential_id_for(enrollment_id: str) -> str:
@@ -72,6 +76,14 @@ class Revocation:
     by: str
 
 
+@dataclass(frozen=True)
+class Suspension:
+    reason: str
+    at: datetime
+    by: str
+    until: datetime | None = None
+
+
 @dataclass
 class Award:
     credential_id: str
@@ -91,13 +103,49 @@ class Award:
     valid_until: datetime | None = None
     status: CredentialStatus = CredentialStatus.ACTIVE
     revocation: Revocation | None = None
+    suspension: Suspension | None = None
+    reissued_from: str | None = None
+    superseded_by: str | None = None
 
     def revoke(self, reason: RevocationReason, detail: str, at: datetime, by: str) -> None:
-        """Revocation is permanent (a suspension, which is not, is another operation)."""
+        """Revocation is permanent (a suspension, which is not, is another operation). A
+        suspended credential can be revoked; a superseded one is already revoked in its
+        status list (its successor is the one to revoke)."""
         if self.status is CredentialStatus.REVOKED:
             raise CredentialStateError("the credential is already revoked")
+        if self.status is CredentialStatus.SUPERSEDED:
+            raise CredentialStateError(
+                f"the credential was reissued as {self.superseded_by}: revoke that one"
+            )
         self.status = CredentialStatus.REVOKED
         self.revocation = Revocation(reason=reason, detail=detail.strip(), at=at, by=by)
+
+    def suspend(self, reason: str, at: datetime, by: str, until: datetime | None = None) -> None:
+        """Only an active credential can be suspended; it may be reinstated later."""
+        if self.status is not CredentialStatus.ACTIVE:
+            raise CredentialStateError(f"a {self.status.value} credential cannot be suspended")
+        if not reason.strip():
+            raise CredentialStateError("a suspension needs a reason")
+        if until is not None and until <= at:
+            raise CredentialStateError("a suspension cannot end before it starts")
+        self.status = CredentialStatus.SUSPENDED
+        self.suspension = Suspension(reason=reason.strip(), at=at, by=by, until=until)
+
+    def reinstate(self) -> Suspension:
+        """End the suspension; returns the suspension that ended."""
+        if self.status is not CredentialStatus.SUSPENDED or self.suspension is None:
+            raise CredentialStateError(f"a {self.status.value} credential cannot be reinstated")
+        ended = self.suspension
+        self.status = CredentialStatus.ACTIVE
+        self.suspension = None
+        return ended
+
+    def supersede(self, successor_id: str) -> None:
+        """Mark as replaced by a reissued credential (only an active one is reissued)."""
+        if self.status is not CredentialStatus.ACTIVE:
+            raise CredentialStateError(f"a {self.status.value} credential cannot be reissued")
+        self.status = CredentialStatus.SUPERSEDED
+        self.superseded_by = successor_id
 
 
 def check_results(mc: MicroCredential, results: tuple[CriterionResult, ...]) -> None:

@@ -211,8 +211,8 @@ def status_list_credential(
 ) -> dict[str, Any]:
     """The ``BitstringStatusListCredential`` a verifier fetches from ``statusListCredential``.
 
-    Unsigned until the registry signs credentials: a verifier that requires a proof reports
-    the status as unknown, never as valid.
+    Unsigned here: the registry signs it when it serves it
+    (:func:`registry.service_layer.signing.signed_status_list`).
     """
     list_url = urls.status_list(list_id)
     return {

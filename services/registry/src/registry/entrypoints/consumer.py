@@ -25,12 +25,15 @@ from registry.adapters.awards_repository import AwardsRepository
 from registry.domain.awards import AwardError
 from registry.domain.openbadges import PublicUrls
 from registry.service_layer.awards import record_award
+from registry.service_layer.signing import Issuance
 
 
-def handlers(urls: PublicUrls, clock: Callable[[], datetime]) -> dict[type[Event], Handler]:
+def handlers(
+    urls: PublicUrls, clock: Callable[[], datetime], issuance: Issuance | None = None
+) -> dict[type[Event], Handler]:
     async def on_decided(session: AsyncSession, received: Received[Decided]) -> None:
         try:
-            await record_award(session, received.event, urls, clock())
+            await record_award(session, received.event, urls, clock(), issuance)
         except AwardError as exc:
             raise NonRetryableError(str(exc)) from exc
 

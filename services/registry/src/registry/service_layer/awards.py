@@ -18,18 +18,26 @@ from registry.adapters.catalog_repository import CatalogRepository
 from registry.domain import awards, openbadges
 from registry.domain.awards import Award, NotAwardable, PassedDecision
 from registry.domain.status_list import StatusPurpose
+from registry.service_layer import licensure
 from registry.service_layer.catalog import event_id
 from registry.service_layer.errors import NotFound
+from registry.service_layer.signing import Issuance, current_signer
 from registry.service_layer.unit_of_work import UnitOfWork
 
 
 async def record_award(
-    session: AsyncSession, decision: Decided, urls: openbadges.PublicUrls, now: datetime
+    session: AsyncSession,
+    decision: Decided,
+    urls: openbadges.PublicUrls,
+    now: datetime,
+    issuance: Issuance | None = None,
 ) -> Award | None:
     """Record the credential a passed decision earns, in the caller's transaction; None when
     there is nothing to do (not a pass, or the enrollment already has its credential).
-    Raises :class:`~registry.domain.awards.AwardError` for a decision that can never be
-    awarded."""
+    The document is signed with the issuer's current key (``issuance``; default: the
+    development key vault). Raises :class:`~registry.domain.awards.AwardError` for a
+    decision that can never be awarded."""
+    issuance = issuance or Issuance()
     if decision.outcome is not ReviewOutcome.PASSED:
         return None
     repo = AwardsRepository(session)
@@ -54,6 +62,8 @@ async def record_award(
         decided_at=decision.decided_at,
     )
     award = awards.award(passed, mc, await repo.enrolled_purpose(decision.enrollment_id))
+    if issuance.validity is not None:
+        award.valid_until = award.awarded_at + issuance.validity
     provider = await catalog.get_issuer(mc.issuer_id)
     status = await repo.allocate_status_index(StatusPurpose.REVOCATION, now)
     document = openbadges.open_badge_credential(
@@ -64,7 +74,9 @@ async def record_award(
         status,
         salt=secrets.token_hex(16),
     )
-    if not await repo.add_credential(award, status, document, now):
+    signer = await current_signer(session, issuance, urls, now)
+    document = signer.sign(document, now)
+    if not await repo.add_credential(award, status, document, now, signer.key.key_id):
         return None
     await add_event(
         session,
@@ -102,6 +114,7 @@ async def record_award(
         chain=f"educator:{award.educator_id}",
         at=now,
     )
+    await licensure.after_award(session, award, now)  # stacks, endorsements, renewal credits
     return award
 
 
@@ -148,5 +161,6 @@ async def revoke_credential(
             chain=f"educator:{award.educator_id}",
             at=now,
         )
+        await licensure.after_revocation(uow.session, award, now)  # stacks, credits reversed
         await uow.commit()
     return award

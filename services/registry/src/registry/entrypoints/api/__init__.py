@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from registry.entrypoints.api import catalog, credentials
+from registry.entrypoints.api import catalog, credentials, district_feed, licensure, signing
 from registry.entrypoints.api.deps import ApiContext
 
 
@@ -10,4 +10,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     router = APIRouter()
     router.include_router(catalog.router(ctx))
     router.include_router(credentials.router(ctx))
+    router.include_router(signing.router(ctx))
+    router.include_router(licensure.router(ctx))
+    router.include_router(district_feed.router())
     return router

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mc_events.auth import Principal, Role, require
 from mc_events.contracts.common import Purpose
@@ -26,6 +26,8 @@ IssuerOrAdmin = Annotated[Principal, Depends(require(Role.ISSUER, Role.STATE_ADM
 
 
 class RegisterIssuer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     issuer_id: str = Field(pattern=SLUG)
     name: str = Field(min_length=1, max_length=200)
     url: str | None = Field(default=None, max_length=500)
@@ -48,6 +50,8 @@ class CreateStack(StackSpec):
 
 
 class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(default="", max_length=5000)
 
 
@@ -234,7 +238,7 @@ def router(ctx: ApiContext) -> APIRouter:
         uow: Uow,
         caller: IssuerOrAdmin,
         status_: Annotated[QaStatus | None, Query(alias="status")] = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     ) -> list[MicroCredentialView]:
         issuer_id = None if caller.has(Role.STATE_ADMIN) else caller.issuer_id or ""

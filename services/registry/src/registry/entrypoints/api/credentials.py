@@ -8,19 +8,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mc_events.auth import Principal, Role, require
 from mc_events.contracts.registry import RevocationReason
 from registry.adapters.awards_repository import AwardsRepository
-from registry.domain import openbadges
+from registry.adapters.signing_keys import SigningKeysRepository
 from registry.entrypoints.api.deps import ApiContext, Uow, domain_errors
 from registry.service_layer import awards as commands
+from registry.service_layer import signing
 
 StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]
 
 
 class Revoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: RevocationReason
     detail: str = Field(default="", max_length=5000)
 
@@ -42,15 +45,11 @@ def router(ctx: ApiContext) -> APIRouter:
         "/issuer",
         summary="The issuer of every credential: the state's Open Badges Profile (public)",
     )
-    async def issuer_profile() -> JSONResponse:
-        return JSONResponse(
-            {
-                "@context": [openbadges.VC_V2_CONTEXT, openbadges.OB_V3_CONTEXT],
-                "id": urls.issuer,
-                "type": ["Profile"],
-                "name": urls.issuer_name,
-            }
-        )
+    async def issuer_profile(uow: Uow) -> JSONResponse:
+        # Also the controller document of the signing keys (every key ever used).
+        async with uow:
+            keys = await SigningKeysRepository(uow.session).all()
+        return JSONResponse(signing.issuer_profile(urls, keys))
 
     @api.get(
         "/credentials/{credential_id}",
@@ -67,17 +66,18 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @api.get(
         "/status/{list_id}",
-        summary="A Bitstring Status List credential (public): bit N set = credential revoked",
+        summary="A signed Bitstring Status List credential (public): bit N set = credential "
+        "N revoked (revocation-K) or suspended (suspension-K)",
     )
     async def get_status_list(list_id: str, uow: Uow) -> JSONResponse:
         async with uow:
-            found = await AwardsRepository(uow.session).status_list(list_id)
-        if found is None:
+            signed = await signing.signed_status_list(
+                uow.session, ctx.issuance, urls, list_id, clock()
+            )
+            await uow.commit()  # the first signing key, if this made it
+        if signed is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no status list {list_id}")
-        purpose, bits, updated_at = found
-        return JSONResponse(
-            openbadges.status_list_credential(urls, list_id, purpose, bits, updated_at)
-        )
+        return JSONResponse(signed)
 
     @api.post(
         "/credentials/{credential_id}/revoke",

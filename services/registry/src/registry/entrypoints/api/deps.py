@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from registry.domain.catalog import MembersNotApproved, NotOwner, VersionStillOp
 from registry.domain.openbadges import PublicUrls
 from registry.domain.qa import CatalogError, InvalidTransition, ReasonRequired
 from registry.service_layer.errors import AlreadyExists, NotFound, UnknownIssuer
+from registry.service_layer.signing import Issuance
 from registry.service_layer.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -30,6 +31,8 @@ class ApiContext:
 
     urls: PublicUrls
     clock: Clock = utc_now
+    issuance: Issuance = field(default_factory=Issuance)
+    """Signing keys and validity policy of issued credentials."""
 
 
 def get_uow(request: Request) -> UnitOfWork:

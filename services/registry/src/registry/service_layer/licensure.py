@@ -1,0 +1,449 @@
+"""What an award or a revocation causes beyond the credential itself, in the same transaction:
+stack completions (and their reversal), endorsement eligibility, and renewal-credit postings.
+
+Called from the award path (:func:`registry.service_layer.awards.record_award`, itself
+exactly-once per enrollment) and the revocation path. Every effect also has its own business
+key in the database (one standing completion per educator and stack, one ledger entry per
+posting key), and every outgoing event a deterministic id derived from it, so a redelivered
+event or a retried command can neither complete a stack twice nor post credits twice.
+
+What counts (documented policy):
+
+- Renewal credits are posted for an award whose purpose is ``license_renewal`` (what the award
+  counts for: :func:`registry.domain.awards.choose_purpose`), converted by the state's rules
+  in force (:mod:`registry.domain.licensure`); other purposes post nothing.
+- A stack completes when an award (or a recognised import, as its equivalent micro-credential)
+  makes the educator's valid credentials satisfy the rule of the stack's latest approved
+  version, and when a newly published stack version is already satisfied
+  (:func:`complete_published_stack`). At most one completion of a stack stands per educator,
+  whatever the version.
+- An expired credential no longer counts towards completing a stack, but expiry reverses
+  nothing: it is not a revocation.
+
+Reversal semantics (documented policy):
+
+- A revocation reverses each standing completion whose stack rule the educator's remaining
+  valid credentials no longer satisfy: one ``stack_completion_reversed`` per completion,
+  carrying the grants it had granted. That event also withdraws any endorsement eligibility
+  the completion gave (``endorsement_eligible`` names the completion; there is no separate
+  "ineligible" event).
+- A revocation posts one negative ``renewal_credits_posted`` taking back what the credential
+  still counts for (its net balance), in the cycle the credits were posted to.
+- A suspension takes the credits back the same way (reason ``suspension``) and the
+  reinstatement that ends it gives them back (reason ``reinstatement``, pointing at the
+  suspension entry); a revocation of a suspended credential then has nothing left to take.
+  A suspension does not reverse stack completions (it may be lifted); a suspended credential
+  does not count towards completing a stack.
+- A reissued credential is the same award: it completes and posts nothing again, and a later
+  revocation of it takes back what was posted under the credential it replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mc_events import audit
+from mc_events.contracts.common import Credits, Purpose
+from mc_events.contracts.registry import (
+    CreditPostingReason,
+    EndorsementEligible,
+    RenewalCreditsPosted,
+    StackCompleted,
+    StackCompletionReversed,
+)
+from mc_events.outbox import add_event
+from registry.adapters.catalog_repository import CatalogRepository
+from registry.adapters.licensure_repository import Completion, LicensureRepository
+from registry.domain import stacks as stack_rules
+from registry.domain.awards import Award
+from registry.domain.catalog import Stack
+from registry.domain.licensure import LedgerEntry, NoConversion
+from registry.service_layer.catalog import event_id
+
+log = logging.getLogger(__name__)
+
+
+# -- awards ----------------------------------------------------------------------------------
+
+
+async def after_award(session: AsyncSession, award: Award, now: datetime) -> None:
+    """Complete the stacks the award completes and post its renewal credits. A reissued
+    credential is the same award in a new document: it completes and posts nothing again."""
+    if award.reissued_from is not None:
+        return
+    repo = LicensureRepository(session)
+    await repo.lock_educator(award.educator_id)
+    await complete_stacks(
+        session,
+        repo,
+        NewCredential(
+            award.credential_id,
+            award.educator_id,
+            award.district_id,
+            award.micro_credential_id,
+            award.awarded_at,
+        ),
+        now,
+    )
+    if award.purpose is Purpose.LICENSE_RENEWAL:
+        await post_credits(
+            session,
+            repo,
+            posting_key=f"award:{award.credential_id}",
+            educator_id=award.educator_id,
+            district_id=award.district_id,
+            credential_id=award.credential_id,
+            credits=award.credits,
+            earned_on=award.awarded_at.date(),
+            reason=CreditPostingReason.AWARD,
+            now=now,
+        )
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """A credential that may complete stacks: an award, or a recognised import counting as
+    its equivalent state micro-credential."""
+
+    credential_id: str
+    educator_id: str
+    district_id: str
+    micro_credential_id: str
+    at: datetime
+
+
+async def complete_stacks(
+    session: AsyncSession, repo: LicensureRepository, new: NewCredential, now: datetime
+) -> None:
+    """Record (and announce) every stack ``new`` completes; the caller holds the educator's
+    lock (:meth:`LicensureRepository.lock_educator`)."""
+    catalog = CatalogRepository(session)
+    for stack in await catalog.approved_stacks_containing(new.micro_credential_id):
+        await complete_stack(session, repo, stack, new, now)
+
+
+async def complete_stack(
+    session: AsyncSession,
+    repo: LicensureRepository,
+    stack: Stack,
+    new: NewCredential,
+    now: datetime,
+) -> bool:
+    """Record (and announce) the completion of ``stack`` if the educator's valid credentials
+    satisfy its rule and no completion of it stands; whether one was recorded."""
+    if await repo.standing_completion(new.educator_id, stack.id) is not None:
+        return False
+    spec = stack.definition
+    members = spec.member_micro_credential_ids
+    held = await repo.valid_credentials(new.educator_id, list(members), now)
+    satisfied = stack_rules.satisfying_credentials(spec.rule, members, held)
+    if satisfied is None:
+        return False
+    completion = Completion(
+        completion_id=event_id(
+            "stack_completion", new.educator_id, stack.id, stack.version, new.credential_id
+        ),
+        educator_id=new.educator_id,
+        district_id=new.district_id,
+        stack_id=stack.id,
+        stack_version=stack.version,
+        stack_name=spec.name,
+        members=members,
+        member_credential_ids=satisfied,
+        grants=spec.grants,
+        completed_at=new.at,
+    )
+    if not await repo.add_completion(completion):
+        return False
+    await add_event(
+        session,
+        StackCompleted(
+            stack_completion_id=completion.completion_id,
+            stack_id=completion.stack_id,
+            stack_version=completion.stack_version,
+            stack_name=completion.stack_name,
+            educator_id=completion.educator_id,
+            district_id=completion.district_id,
+            grants=completion.grants,
+            member_credential_ids=completion.member_credential_ids,
+            completed_at=completion.completed_at,
+        ),
+        event_id=event_id("stack_completed", completion.completion_id),
+    )
+    for grant in stack_rules.endorsements(completion.grants):
+        eligibility_id = event_id("endorsement_eligibility", completion.completion_id, grant.code)
+        await add_event(
+            session,
+            EndorsementEligible(
+                eligibility_id=eligibility_id,
+                educator_id=completion.educator_id,
+                district_id=completion.district_id,
+                endorsement_code=grant.code,
+                endorsement_name=grant.name,
+                stack_id=completion.stack_id,
+                stack_completion_id=completion.completion_id,
+                credential_ids=completion.member_credential_ids,
+                determined_at=completion.completed_at,
+            ),
+            event_id=event_id("endorsement_eligible", eligibility_id),
+        )
+    await audit.append(
+        session,
+        actor=f"credential:{new.credential_id}",
+        action="stack.completed",
+        object_type="stack_completion",
+        object_id=completion.completion_id,
+        details={
+            "stack": f"{completion.stack_id}@v{completion.stack_version}",
+            "credentials": list(completion.member_credential_ids),
+            "grants": [g.code for g in completion.grants],
+        },
+        chain=f"educator:{completion.educator_id}",
+        at=now,
+    )
+    return True
+
+
+async def complete_published_stack(
+    session: AsyncSession, stack_id: str, version: int, approved_at: datetime, now: datetime
+) -> int:
+    """A newly published stack version completes for every educator whose valid credentials
+    already satisfy it (they earned the members before the pathway existed); how many.
+
+    No educator lock here: an award racing this pass either sees the approval and completes
+    the stack itself, or commits before this pass reads; the one-standing-completion index
+    keeps a double completion out either way."""
+    catalog = CatalogRepository(session)
+    stack = await catalog.latest_approved_stack(stack_id)
+    if stack is None or stack.version != version:
+        return 0  # retired since, or a later version superseded it
+    repo = LicensureRepository(session)
+    completed = 0
+    members = list(stack.definition.member_micro_credential_ids)
+    for educator_id, district_id, latest in await repo.holders_of(members, now):
+        new = NewCredential(latest, educator_id, district_id, members[0], approved_at)
+        completed += await complete_stack(session, repo, stack, new, now)
+    return completed
+
+
+# -- revocations -----------------------------------------------------------------------------
+
+
+async def after_revocation(session: AsyncSession, award: Award, now: datetime) -> None:
+    """Reverse the stack completions the revocation breaks and take the credits back. Call it
+    after the credential's revoked status is saved (it must no longer count as valid)."""
+    repo = LicensureRepository(session)
+    await repo.lock_educator(award.educator_id)
+    catalog = CatalogRepository(session)
+    for completion in await repo.standing_completions_with_member(
+        award.educator_id, award.micro_credential_id
+    ):
+        stack = await catalog.get_stack(completion.stack_id, completion.stack_version)
+        assert stack is not None, "a completion names a stack version that exists"
+        held = await repo.valid_credentials(award.educator_id, list(completion.members), now)
+        if stack_rules.satisfying_credentials(stack.definition.rule, completion.members, held):
+            continue  # still complete (another credential of that member, or n of m held)
+        if not await repo.reverse_completion(completion.completion_id, now, award.credential_id):
+            continue
+        await add_event(
+            session,
+            StackCompletionReversed(
+                stack_completion_id=completion.completion_id,
+                stack_id=completion.stack_id,
+                stack_version=completion.stack_version,
+                educator_id=completion.educator_id,
+                district_id=award.district_id,
+                grants=completion.grants,
+                revoked_credential_id=award.credential_id,
+                reversed_at=now,
+            ),
+            event_id=event_id("stack_completion_reversed", completion.completion_id),
+        )
+        await audit.append(
+            session,
+            actor=f"credential:{award.credential_id}",
+            action="stack.completion_reversed",
+            object_type="stack_completion",
+            object_id=completion.completion_id,
+            details={"revoked_credential": award.credential_id},
+            chain=f"educator:{completion.educator_id}",
+            at=now,
+        )
+    await reverse_credits(
+        session,
+        repo,
+        credential_id=award.credential_id,
+        posting_key=f"revocation:{award.credential_id}",
+        reason=CreditPostingReason.REVOCATION,
+        now=now,
+    )
+
+
+# -- suspension and reinstatement ------------------------------------------------------------
+
+
+async def after_suspension(
+    session: AsyncSession, award: Award, suspended_at: datetime, now: datetime
+) -> None:
+    """Take the credential's renewal credits back while it is suspended (it does not verify as
+    valid, so it must not count towards a renewal). Stack completions stand: a suspension may
+    be lifted, and only a revocation reverses a completion."""
+    repo = LicensureRepository(session)
+    await repo.lock_educator(award.educator_id)
+    await reverse_credits(
+        session,
+        repo,
+        credential_id=award.credential_id,
+        posting_key=f"suspension:{award.credential_id}:{suspended_at.isoformat()}",
+        reason=CreditPostingReason.SUSPENSION,
+        now=now,
+    )
+
+
+async def after_reinstatement(
+    session: AsyncSession, award: Award, suspended_at: datetime, now: datetime
+) -> None:
+    """Give back what the suspension that started at ``suspended_at`` took (once)."""
+    repo = LicensureRepository(session)
+    await repo.lock_educator(award.educator_id)
+    entries = await repo.entries_for_credentials(await repo.credential_lineage(award.credential_id))
+    suspension_key = f"suspension:{award.credential_id}:{suspended_at.isoformat()}"
+    taken = next((e for e in entries if e.posting_key == suspension_key), None)
+    if taken is None:
+        return  # the suspension took nothing (no credits, or already revoked)
+    posting_key = f"reinstatement:{award.credential_id}:{suspended_at.isoformat()}"
+    entry = LedgerEntry(
+        entry_id=event_id("renewal_ledger_entry", posting_key),
+        posting_key=posting_key,
+        educator_id=taken.educator_id,
+        district_id=taken.district_id,
+        credential_id=award.credential_id,
+        state=taken.state,
+        credits=-taken.credits,
+        unit=taken.unit,
+        renewal_credits=-taken.renewal_credits,
+        cycle=taken.cycle,
+        reason=CreditPostingReason.REINSTATEMENT.value,
+        reverses_entry_id=taken.entry_id,
+        posted_at=now,
+    )
+    if await repo.add_entry(entry):
+        await _publish(session, entry)
+
+
+# -- the ledger ------------------------------------------------------------------------------
+
+
+async def _publish(session: AsyncSession, entry: LedgerEntry) -> None:
+    await add_event(
+        session,
+        RenewalCreditsPosted(
+            ledger_entry_id=entry.entry_id,
+            educator_id=entry.educator_id,
+            district_id=entry.district_id,
+            credential_id=entry.credential_id,
+            credits=entry.credits,
+            unit=entry.unit,
+            renewal_credits=entry.renewal_credits,
+            certificate_cycle=entry.cycle.label,
+            reason=CreditPostingReason(entry.reason),
+            reverses_entry_id=entry.reverses_entry_id,
+            posted_at=entry.posted_at,
+        ),
+        event_id=event_id("renewal_credits_posted", entry.posting_key),
+    )
+
+
+async def post_credits(
+    session: AsyncSession,
+    repo: LicensureRepository,
+    *,
+    posting_key: str,
+    educator_id: str,
+    district_id: str,
+    credential_id: str,
+    credits: Credits,
+    earned_on: date,
+    reason: CreditPostingReason,
+    now: datetime,
+) -> LedgerEntry | None:
+    """Post ``credits`` (converted by the state's rules) once per ``posting_key``; None when
+    nothing was posted (no amount, no rules in force, or already posted)."""
+    if credits.value == 0:
+        return None
+    rules = await repo.rules_in_force()
+    if rules is None:
+        log.warning("no renewal rules in force: %s posts no renewal credits", posting_key)
+        return None
+    try:
+        renewal = rules.to_renewal_credits(credits)
+    except NoConversion as exc:
+        # The award stands; the state's rules do not count this unit (an operator adds it).
+        log.warning("%s posts no renewal credits: %s", posting_key, exc)
+        return None
+    cycle = rules.cycle_for(
+        earned_on,
+        license_expires_on=await repo.license_expiry(educator_id),
+        anchor=await repo.first_cycle_start(educator_id),
+    )
+    entry = LedgerEntry(
+        entry_id=event_id("renewal_ledger_entry", posting_key),
+        posting_key=posting_key,
+        educator_id=educator_id,
+        district_id=district_id,
+        credential_id=credential_id,
+        state=rules.state,
+        credits=credits.value,
+        unit=credits.unit,
+        renewal_credits=renewal,
+        cycle=cycle,
+        reason=reason.value,
+        reverses_entry_id=None,
+        posted_at=now,
+    )
+    if not await repo.add_entry(entry):
+        return None
+    await _publish(session, entry)
+    return entry
+
+
+async def reverse_credits(
+    session: AsyncSession,
+    repo: LicensureRepository,
+    *,
+    credential_id: str,
+    posting_key: str,
+    reason: CreditPostingReason,
+    now: datetime,
+) -> LedgerEntry | None:
+    """Take back what ``credential_id`` still counts for (its net balance), once per
+    ``posting_key``, in the cycle it was posted to; None if there is nothing to take back."""
+    entries = await repo.entries_for_credentials(await repo.credential_lineage(credential_id))
+    net = sum((e.renewal_credits for e in entries), Decimal(0))
+    if not entries or net <= 0:
+        return None
+    original = [e for e in entries if e.renewal_credits > 0][-1]
+    entry = LedgerEntry(
+        entry_id=event_id("renewal_ledger_entry", posting_key),
+        posting_key=posting_key,
+        educator_id=original.educator_id,
+        district_id=original.district_id,
+        credential_id=credential_id,
+        state=original.state,
+        credits=-sum((e.credits for e in entries), Decimal(0)),
+        unit=original.unit,
+        renewal_credits=-net,
+        cycle=original.cycle,
+        reason=reason.value,
+        reverses_entry_id=original.entry_id,
+        posted_at=now,
+    )
+    if not await repo.add_entry(entry):
+        return None
+    await _publish(session, entry)
+    return entry
