@@ -15,8 +15,24 @@ from compensation.domain.rules import Award, Basis, Educator
 from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.base import Event
-from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
-from mc_events.contracts.registry import CredentialAwarded, CredentialRevoked, RevocationReason
+from mc_events.contracts.common import (
+    Credits,
+    CreditUnit,
+    CriterionResult,
+    Grant,
+    GrantKind,
+    Purpose,
+)
+from mc_events.contracts.registry import (
+    CredentialAwarded,
+    CredentialReinstated,
+    CredentialReissued,
+    CredentialRevoked,
+    CredentialSuspended,
+    RevocationReason,
+    StackCompleted,
+    StackCompletionReversed,
+)
 from mc_events.contracts.roster import EducatorRegistered, License, StaffRole
 from mc_events.envelope import to_record
 from mc_events.testing import RunningService, unique_name
@@ -195,3 +211,136 @@ async def add_teachers(svc: RunningService, district_id: str, count: int) -> lis
 
 def credential(educator: str, district: str) -> Award:
     return Award(Basis.CREDENTIAL, unique_name("cred"), "mc-1", educator, district, AWARDED_AT)
+
+
+# -- stacks, suspensions, salary lanes ------------------------------------------------------
+
+
+def completed(
+    educator_id: str,
+    district_id: str,
+    *,
+    stack_id: str = "stack-assessment",
+    completion_id: str | None = None,
+    lane: str | None = None,
+    completed_at: datetime | None = None,
+) -> StackCompleted:
+    grants: tuple[Grant, ...] = (
+        Grant(kind=GrantKind.DESIGNATION, code="lead-educator", name="Lead Educator"),
+    )
+    if lane is not None:
+        grants += (
+            Grant(kind=GrantKind.SALARY_LANE, code=lane, name=f"Lane {lane}", salary_lane=lane),
+        )
+    return StackCompleted(
+        stack_completion_id=completion_id or unique_name("stc"),
+        stack_id=stack_id,
+        stack_version=1,
+        stack_name="Assessment pathway",
+        educator_id=educator_id,
+        district_id=district_id,
+        grants=grants,
+        member_credential_ids=("cred-a", "cred-b"),
+        completed_at=completed_at or AWARDED_AT,
+    )
+
+
+def completion_reversed(completion: StackCompleted) -> StackCompletionReversed:
+    return StackCompletionReversed(
+        stack_completion_id=completion.stack_completion_id,
+        stack_id=completion.stack_id,
+        stack_version=completion.stack_version,
+        educator_id=completion.educator_id,
+        district_id=completion.district_id,
+        grants=completion.grants,
+        revoked_credential_id=completion.member_credential_ids[0],
+        reversed_at=datetime(2025, 11, 1, tzinfo=UTC),
+    )
+
+
+def suspended(award: CredentialAwarded, at: datetime) -> CredentialSuspended:
+    return CredentialSuspended(
+        credential_id=award.credential_id,
+        educator_id=award.educator_id,
+        district_id=award.district_id,
+        micro_credential_id=award.micro_credential_id,
+        micro_credential_version=award.micro_credential_version,
+        reason="misconduct investigation",
+        suspended_at=at,
+    )
+
+
+def reinstated(award: CredentialAwarded, at: datetime) -> CredentialReinstated:
+    return CredentialReinstated(
+        credential_id=award.credential_id,
+        educator_id=award.educator_id,
+        district_id=award.district_id,
+        micro_credential_id=award.micro_credential_id,
+        micro_credential_version=award.micro_credential_version,
+        reason="investigation closed",
+        reinstated_at=at,
+    )
+
+
+def stack_bonus_rule(rule_id: str, **changes) -> dict:
+    return florida_rule(
+        rule_id,
+        name="Florida stack completion bonus",
+        kind="per_stack",
+        amount_cents=50_000,
+        **changes,
+    )
+
+
+def lane_rule(rule_id: str, *, lane: str | None, rank: int, **changes) -> dict:
+    body = {
+        "rule_id": rule_id,
+        "name": f"Stack completion moves to {lane or 'the stack lane'}",
+        "state": "FL",
+        "lane": lane,
+        "rank": rank,
+        "stack_ids": ["stack-assessment"],
+        "effective_from": "2020-01-01T00:00:00Z",
+    }
+    body.update(changes)
+    return body
+
+
+async def lane_changes(svc: RunningService, educator_id: str) -> list[sa.Row]:
+    return await rows(
+        svc,
+        "SELECT * FROM salary_lane_changes WHERE educator_id = :e ORDER BY seq",
+        e=educator_id,
+    )
+
+
+async def wait_for(svc: RunningService, sql: str, count: int, **params) -> None:
+    """Wait until ``sql`` (a count) reaches ``count``."""
+
+    async def reached() -> bool:
+        return int(await scalar(svc, sql, **params) or 0) >= count
+
+    assert await wait_until(reached, 30), f"never reached {count}: {sql}"
+
+
+def reissued(
+    award: CredentialAwarded,
+    previous_credential_id: str,
+    *,
+    credential_id: str | None = None,
+    reissued_at: datetime | None = None,
+) -> CredentialReissued:
+    """``previous_credential_id`` (of ``award``'s chain) reissued as a new credential."""
+    return CredentialReissued(
+        credential_id=credential_id or unique_name("cred"),
+        educator_id=award.educator_id,
+        district_id=award.district_id,
+        micro_credential_id=award.micro_credential_id,
+        micro_credential_version=award.micro_credential_version,
+        enrollment_id=award.enrollment_id,
+        previous_credential_id=previous_credential_id,
+        reason="name corrected",
+        awarded_at=award.awarded_at,
+        credential_url="https://creds.example/c/2",
+        reissued_at=reissued_at or datetime(2025, 10, 15, tzinfo=UTC),
+    )

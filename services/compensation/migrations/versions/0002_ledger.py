@@ -177,7 +177,7 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
     )
 
-    # History is never edited (issue 6): corrections are new entries, so the ledger refuses
+    # History is never edited: corrections are new entries, so the ledger refuses
     # UPDATE and DELETE outright, whoever connects.
     op.execute(
         """

@@ -7,6 +7,7 @@ from pathlib import Path
 import compensation
 from compensation.config import Settings
 from compensation.entrypoints.api import build_router, utc_now
+from compensation.entrypoints.api.lanes import build_lanes_router
 from compensation.entrypoints.api.payroll import build_payroll_router
 from compensation.entrypoints.consumer import build_handlers
 from mc_events import topics
@@ -26,7 +27,7 @@ def build(
         description=compensation.__doc__ or "",
         settings=settings or Settings(),
         migrations_dir=MIGRATIONS,
-        routers=[build_router(clock), build_payroll_router(clock)],
+        routers=[build_router(clock), build_payroll_router(clock), build_lanes_router(clock)],
         # A payroll system acknowledges a whole batch at once (one line per payment).
         body_limits={"/payroll-batches/": 32 * 1024 * 1024},
         handlers=build_handlers(clock),

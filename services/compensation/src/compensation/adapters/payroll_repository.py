@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from compensation.adapters.lanes_repository import suspended_credential
 from compensation.adapters.tables import (
     budgets,
     deferrals,
@@ -34,7 +35,8 @@ async def get_batch(session: AsyncSession, batch_id: str, *, lock: bool = False)
 
 
 async def unbatched_entries(session: AsyncSession, district_id: str, before: datetime) -> list[Any]:
-    """The district's ledger entries recorded before ``before`` that no live batch carries."""
+    """The district's ledger entries recorded before ``before`` that no live batch carries,
+    except those held because their credential is suspended (they wait for reinstatement)."""
     live = sa.select(payroll_items.c.entry_id).where(
         payroll_items.c.entry_id == ledger_entries.c.entry_id,
         payroll_items.c.status != "rejected",
@@ -46,6 +48,7 @@ async def unbatched_entries(session: AsyncSession, district_id: str, before: dat
             ledger_entries.c.district_id == district_id,
             ledger_entries.c.recorded_at < before,
             ~sa.exists(live),
+            ~suspended_credential(ledger_entries.c.credential_id),
         )
         .order_by(ledger_entries.c.seq),
     )

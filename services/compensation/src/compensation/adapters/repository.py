@@ -475,15 +475,17 @@ async def resolve_deferral(
     )
 
 
-async def cancel_deferrals(session: AsyncSession, award_key: str, at: datetime) -> int:
+async def cancel_deferrals(session: AsyncSession, award_key: str, at: datetime) -> list[Any]:
+    """Cancel the award's waiting deferrals; returns the rows cancelled now (a deferral is
+    cancelled at most once: only ``deferred`` ones match)."""
     result = await execute_core(
         session,
         deferrals.update()
         .where(deferrals.c.award_key == award_key, deferrals.c.status == "deferred")
         .values(status="cancelled", resolved_at=at)
-        .returning(deferrals.c.deferral_id),
+        .returning(*deferrals.c),
     )
-    return len(result.all())
+    return sorted(result.all(), key=lambda row: row.seq)
 
 
 async def mark_revoked(session: AsyncSession, award_key: str, reason: str, at: datetime) -> None:

@@ -224,3 +224,133 @@ payroll_items = sa.Table(
         postgresql_where=sa.text("status <> 'rejected'"),
     ),
 )
+
+# -- salary lanes: versioned rules, append-only grants, reversals and lane history ----------
+
+salary_lane_rules = sa.Table(
+    "salary_lane_rules",
+    metadata,
+    sa.Column("rule_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("district_id", sa.Text),
+    sa.Column("definition", pg.JSONB, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("version >= 1", name="ck_lane_rule_version_positive"),
+    sa.Index("ix_salary_lane_rules_scope", "state", "district_id"),
+)
+
+lane_grants = sa.Table(
+    "salary_lane_grants",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
+    sa.Column("grant_id", sa.Text, primary_key=True),
+    sa.Column("educator_id", sa.Text, nullable=False),
+    sa.Column("district_id", sa.Text, nullable=False),
+    sa.Column("stack_completion_id", sa.Text, nullable=False),
+    sa.Column("stack_id", sa.Text, nullable=False),
+    sa.Column("rule_id", sa.Text, nullable=False),
+    sa.Column("rule_version", sa.Integer, nullable=False),
+    sa.Column("lane", sa.Text, nullable=False),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    # One grant per completion and rule: a redelivered or replayed completion grants nothing.
+    sa.UniqueConstraint("stack_completion_id", "rule_id", name="uq_lane_grant_completion_rule"),
+    sa.Index("ix_lane_grants_educator", "educator_id", "district_id"),
+)
+
+lane_grant_reversals = sa.Table(
+    "salary_lane_grant_reversals",
+    metadata,
+    sa.Column("grant_id", sa.Text, sa.ForeignKey("salary_lane_grants.grant_id"), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reversed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+lane_changes = sa.Table(
+    "salary_lane_changes",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
+    sa.Column("change_id", sa.Text, primary_key=True),
+    sa.Column("educator_id", sa.Text, nullable=False),
+    sa.Column("district_id", sa.Text, nullable=False),
+    sa.Column("from_lane", sa.Text),
+    sa.Column("to_lane", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("grant_id", sa.Text, sa.ForeignKey("salary_lane_grants.grant_id"), nullable=False),
+    sa.Column("stack_completion_id", sa.Text, nullable=False),
+    sa.Column("stack_id", sa.Text, nullable=False),
+    sa.Column("rule_id", sa.Text, nullable=False),
+    sa.Column("rule_version", sa.Integer, nullable=False),
+    sa.Column("reverts_change_id", sa.Text, sa.ForeignKey("salary_lane_changes.change_id")),
+    sa.Column("effective_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "reason IN ('stack_completed', 'stack_completion_reversed')", name="ck_lane_reason"
+    ),
+    sa.CheckConstraint(
+        "from_lane IS DISTINCT FROM to_lane", name="ck_lane_change_changes_something"
+    ),
+    sa.UniqueConstraint("grant_id", "reason", name="uq_lane_change_grant_reason"),
+    sa.Index("ix_lane_changes_educator", "educator_id", "district_id"),
+    sa.Index("ix_lane_changes_district", "district_id", "seq"),
+)
+
+# -- credential status: a suspended credential's unexported stipends are held from payroll --
+
+credential_status = sa.Table(
+    "credential_status",
+    metadata,
+    sa.Column("credential_id", sa.Text, primary_key=True),
+    sa.Column("educator_id", sa.Text, nullable=False),
+    sa.Column("district_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.CheckConstraint(
+        "status IN ('suspended', 'reinstated', 'revoked')", name="ck_credential_status"
+    ),
+    sa.Index(
+        "ix_credential_status_suspended",
+        "credential_id",
+        postgresql_where=sa.text("status = 'suspended'"),
+    ),
+)
+
+credential_status_history = sa.Table(
+    "credential_status_history",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("credential_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint(
+        "credential_id", "status", "changed_at", name="uq_credential_status_change"
+    ),
+)
+
+# -- reissues: a reissued credential (new id) continues the award of the one it supersedes ---
+
+credential_reissues = sa.Table(
+    "credential_reissues",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
+    sa.Column("credential_id", sa.Text, primary_key=True, comment="the new credential"),
+    sa.Column("previous_credential_id", sa.Text, nullable=False),
+    sa.Column("educator_id", sa.Text, nullable=False),
+    sa.Column("district_id", sa.Text, nullable=False),
+    sa.Column("enrollment_id", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("awarded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reissued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "credential_id <> previous_credential_id", name="ck_reissue_names_another_credential"
+    ),
+    sa.Index("ix_credential_reissues_previous", "previous_credential_id"),
+)

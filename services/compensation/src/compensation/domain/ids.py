@@ -32,3 +32,13 @@ def event_id(event_type: str, entity_id: str) -> str:
 def payroll_batch_id(district_id: str, pay_period_id: str) -> str:
     """One batch per district and pay period: asking again returns the same batch."""
     return _derive("payroll-batch", district_id, pay_period_id)
+
+
+def lane_grant_id(stack_completion_id: str, rule_id: str) -> str:
+    """One grant per completion and salary-lane rule."""
+    return _derive("lane-grant", stack_completion_id, rule_id)
+
+
+def lane_change_id(grant_id: str, reason: str) -> str:
+    """One lane change per grant and direction (granted, or reversed)."""
+    return _derive("lane-change", grant_id, reason)

@@ -44,8 +44,10 @@ from compensation.domain.rules import (
 )
 from mc_events import audit
 from mc_events.contracts.compensation import (
+    DeferralCancellationReason,
     StipendApproved,
     StipendBasis,
+    StipendDeferralCancelled,
     StipendDeferred,
     StipendReversalReason,
     StipendReversed,
@@ -362,8 +364,46 @@ async def reverse_award(
         )
         reversed_ids.append(reversal_id)
     cancelled = await repo.cancel_deferrals(session, award_key, now)
+    cancellation = (
+        DeferralCancellationReason.STACK_COMPLETION_REVERSED
+        if reason is StipendReversalReason.STACK_COMPLETION_REVERSED
+        else DeferralCancellationReason.CREDENTIAL_REVOKED
+    )
+    for deferral in cancelled:
+        by_credential = deferral.basis == Basis.CREDENTIAL.value
+        cancelled_event = StipendDeferralCancelled(
+            educator_id=deferral.educator_id,
+            district_id=deferral.district_id,
+            basis=StipendBasis(deferral.basis),
+            credential_id=deferral.source_id if by_credential else None,
+            stack_completion_id=None if by_credential else deferral.source_id,
+            rule_id=deferral.rule_id,
+            rule_version=deferral.rule_version,
+            fiscal_year=deferral.fiscal_year,
+            fiscal_period=deferral.fiscal_period,
+            deferral_id=deferral.deferral_id,
+            amount_cents=deferral.amount_cents,
+            funding_source=deferral.funding_source,
+            reason=cancellation,
+            cancelled_at=now,
+        )
+        await add_event(
+            session,
+            cancelled_event,
+            event_id=ids.event_id(cancelled_event.event_type, deferral.deferral_id),
+        )
+        await audit.append(
+            session,
+            actor=f"revocation:{award_key}",
+            action="stipend.deferral_cancelled",
+            object_type="stipend_deferral",
+            object_id=deferral.deferral_id,
+            details={"amount_cents": deferral.amount_cents, "reason": str(cancellation)},
+            chain=f"educator:{deferral.educator_id}",
+            at=now,
+        )
     if cancelled:
-        log.info("cancelled %d deferred stipends of revoked %s", cancelled, award_key)
+        log.info("cancelled %d deferred stipends of revoked %s", len(cancelled), award_key)
     return reversed_ids
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
+from compensation.adapters import lanes_repository as lanes_repo
 from compensation.adapters import repository as repo
 from compensation.domain.fiscal import InvalidCalendar
 from compensation.domain.rules import InvalidRule
@@ -188,6 +189,10 @@ def build_router(clock: Clock = utc_now) -> APIRouter:
         )
         async with uow:
             rows = await repo.educator_entries(uow.session, educator_id)
+            held = {
+                row.entry_id
+                for row in await lanes_repo.held_entries(uow.session, educator_id=educator_id)
+            }
         if scope is not None:
             rows = [row for row in rows if row.district_id == scope]
         by_year: dict[int, int] = {}
@@ -197,7 +202,11 @@ def build_router(clock: Clock = utc_now) -> APIRouter:
             educator_id=educator_id,
             balance_cents=sum(row.amount_cents for row in rows),
             by_fiscal_year=by_year,
-            entries=[LedgerEntryOut.model_validate(row, from_attributes=True) for row in rows],
+            held_cents=sum(row.amount_cents for row in rows if row.entry_id in held),
+            entries=[
+                LedgerEntryOut.model_validate({**row._mapping, "held": row.entry_id in held})
+                for row in rows
+            ],
         )
 
     return router

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
+from compensation.adapters import lanes_repository as lanes_repo
 from compensation.adapters import payroll_repository as reports
 from compensation.adapters.repository import district_state
 from compensation.domain.payroll import (
@@ -46,6 +47,8 @@ ReportReader = Annotated[
 class PaymentStatus(StrEnum):
     PENDING = "pending"
     DEFERRED = "deferred"
+    HELD = "held"
+    """Not yet exported and held: the credential is suspended (released on reinstatement)."""
 
 
 def _out(batch: payroll.Batch) -> BatchOut:
@@ -155,7 +158,9 @@ def build_payroll_router(clock: Callable[[], datetime] = utc_now) -> APIRouter:
     async def report(
         district_id: str, fiscal_year: int, principal: ReportReader, uow: Uow
     ) -> DistrictReport:
-        """Spend, budget, pending and deferred payments per funding source for a fiscal year."""
+        """Spend, budget, pending, deferred and held payments per funding source for a fiscal
+        year (held entries are pending too: not paid, and kept out of batches while their
+        credential is suspended)."""
         own_district(principal, district_id)
         async with uow:
             spend = {
@@ -170,6 +175,11 @@ def build_payroll_router(clock: Callable[[], datetime] = utc_now) -> APIRouter:
                 r.funding_source: r
                 for r in await reports.deferred_by_source(uow.session, district_id, fiscal_year)
             }
+            held: dict[str, list[int]] = {}
+            for r in await lanes_repo.held_entries(
+                uow.session, district_id=district_id, fiscal_year=fiscal_year
+            ):
+                held.setdefault(r.funding_source, []).append(int(r.amount_cents))
         sources = []
         for source in sorted(set(spend) | set(budgets) | set(deferred)):
             s, b, d = spend.get(source), budgets.get(source), deferred.get(source)
@@ -189,6 +199,8 @@ def build_payroll_router(clock: Callable[[], datetime] = utc_now) -> APIRouter:
                     pending_count=int(s.pending_count) if s else 0,
                     deferred_cents=int(d.deferred_cents) if d else 0,
                     deferred_count=int(d.deferred_count) if d else 0,
+                    held_cents=sum(held.get(source, [])),
+                    held_count=len(held.get(source, [])),
                 )
             )
         return DistrictReport(
@@ -198,6 +210,7 @@ def build_payroll_router(clock: Callable[[], datetime] = utc_now) -> APIRouter:
             net_cents=sum(s.net_cents for s in sources),
             pending_cents=sum(s.pending_cents for s in sources),
             deferred_cents=sum(s.deferred_cents for s in sources),
+            held_cents=sum(s.held_cents for s in sources),
         )
 
     @router.get("/districts/{district_id}/payments/{fiscal_year}", response_model=list[PaymentOut])
@@ -208,9 +221,25 @@ def build_payroll_router(clock: Callable[[], datetime] = utc_now) -> APIRouter:
         uow: Uow,
         status_: Annotated[PaymentStatus, Query(alias="status")] = PaymentStatus.PENDING,
     ) -> list[PaymentOut]:
-        """Ledger entries not yet paid (pending), or stipends waiting for budget (deferred)."""
+        """Ledger entries not yet paid (pending), stipends waiting for budget (deferred), or
+        entries held from payroll because their credential is suspended (held)."""
         own_district(principal, district_id)
         async with uow:
+            if status_ is PaymentStatus.HELD:
+                held = await lanes_repo.held_entries(
+                    uow.session, district_id=district_id, fiscal_year=fiscal_year
+                )
+                return [
+                    PaymentOut(
+                        id=r.entry_id,
+                        status="held",
+                        kind=r.kind,
+                        credential_id=r.credential_id,
+                        stack_completion_id=r.stack_completion_id,
+                        **_common(r),
+                    )
+                    for r in held
+                ]
             if status_ is PaymentStatus.PENDING:
                 entries = await reports.pending_entries(uow.session, district_id, fiscal_year)
                 return [

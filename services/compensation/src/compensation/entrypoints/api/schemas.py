@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from compensation.domain.fiscal import FiscalCalendar
+from compensation.domain.lanes import SalaryLaneRule
 from compensation.domain.payroll import AckStatus
 from compensation.domain.rules import RuleKind, StipendRule
 from mc_events.contracts.roster import StaffRole
@@ -165,12 +166,17 @@ class LedgerEntryOut(BaseModel):
     reason: str | None
     awarded_at: datetime
     recorded_at: datetime
+    held: bool = Field(
+        default=False,
+        description="Held from payroll: the credential is suspended and no batch carries it.",
+    )
 
 
 class EducatorStipendsOut(BaseModel):
     educator_id: str
     balance_cents: int = Field(description="Net of approvals and reversals.")
     by_fiscal_year: dict[int, int]
+    held_cents: int = Field(default=0, description="Part of the balance held from payroll.")
     entries: list[LedgerEntryOut]
 
 
@@ -218,6 +224,8 @@ class FundingSourceReport(BaseModel):
     pending_count: int
     deferred_cents: int
     deferred_count: int
+    held_cents: int = Field(default=0, description="Pending, held: credential suspended.")
+    held_count: int = 0
 
 
 class DistrictReport(BaseModel):
@@ -227,6 +235,7 @@ class DistrictReport(BaseModel):
     net_cents: int
     pending_cents: int
     deferred_cents: int
+    held_cents: int = 0
 
 
 class PaymentOut(BaseModel):
@@ -242,3 +251,111 @@ class PaymentOut(BaseModel):
     fiscal_period: int
     credential_id: str | None = None
     stack_completion_id: str | None = None
+
+
+# -- salary lanes ---------------------------------------------------------------------------
+
+
+class LaneRuleIn(_In):
+    """One version of a salary-lane rule (the service numbers versions)."""
+
+    rule_id: Slug
+    name: str = Field(min_length=1)
+    state: StateCode
+    district_id: str | None = Field(default=None, description="None: every district of state.")
+    lane: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        description="The lane completing the stack moves to; None: the lane the stack's "
+        "salary_lane grant names (then stack_ids are required).",
+    )
+    rank: StrictInt = Field(ge=1, le=1000, description="The lane's place in the schedule.")
+    stack_ids: list[str] = Field(default_factory=list, description="Stacks; empty: all.")
+    eligible_roles: list[StaffRole] = Field(default_factory=list)
+    effective_from: AwareDatetime
+    effective_until: AwareDatetime | None = None
+
+    def to_domain(self) -> SalaryLaneRule:
+        return SalaryLaneRule(
+            rule_id=self.rule_id,
+            version=1,
+            name=self.name,
+            state=self.state,
+            district_id=self.district_id,
+            lane=self.lane,
+            rank=self.rank,
+            stack_ids=frozenset(self.stack_ids),
+            eligible_roles=frozenset(role.value for role in self.eligible_roles),
+            effective_from=self.effective_from,
+            effective_until=self.effective_until,
+        )
+
+
+class LaneRuleOut(BaseModel):
+    rule_id: str
+    version: int
+    name: str
+    state: str
+    district_id: str | None
+    lane: str | None
+    rank: int
+    stack_ids: list[str]
+    eligible_roles: list[str]
+    effective_from: datetime
+    effective_until: datetime | None
+
+    @classmethod
+    def of(cls, rule: SalaryLaneRule) -> LaneRuleOut:
+        return cls(
+            rule_id=rule.rule_id,
+            version=rule.version,
+            name=rule.name,
+            state=rule.state,
+            district_id=rule.district_id,
+            lane=rule.lane,
+            rank=rule.rank,
+            stack_ids=sorted(rule.stack_ids),
+            eligible_roles=sorted(rule.eligible_roles),
+            effective_from=rule.effective_from,
+            effective_until=rule.effective_until,
+        )
+
+
+class LaneChangeOut(BaseModel):
+    change_id: str
+    seq: int
+    educator_id: str
+    district_id: str
+    from_lane: str | None
+    to_lane: str | None
+    reason: str
+    stack_completion_id: str
+    stack_id: str
+    rule_id: str
+    rule_version: int
+    reverts_change_id: str | None
+    effective_at: datetime
+    recorded_at: datetime
+
+
+class LaneGrantOut(BaseModel):
+    grant_id: str
+    district_id: str
+    stack_completion_id: str
+    stack_id: str
+    rule_id: str
+    rule_version: int
+    lane: str
+    rank: int
+    granted_at: datetime
+    reversed_at: datetime | None = Field(description="None: the grant stands.")
+
+
+class EducatorLanesOut(BaseModel):
+    educator_id: str
+    current_lanes: dict[str, str | None] = Field(
+        description="District id -> lane now (None: the contract lane)."
+    )
+    changes: list[LaneChangeOut] = Field(description="Lane history, oldest first.")
+    grants: list[LaneGrantOut]
