@@ -67,8 +67,20 @@ schemas: install ## Regenerate the checked-in JSON Schemas and AsyncAPI document
 	@$(VENV)/bin/python -m mc_events.schemas write
 	@$(VENV)/bin/python -m mc_events.asyncapi write
 
-bench: install ## Throughput of the backbone on this machine (outbox, relay, consumer), with raw limits
+bench: install ## Throughput of the backbone (outbox, relay, consumer) and of the whole pipeline, with raw limits
 	@$(VENV)/bin/python bench/backbone.py
+	@$(VENV)/bin/python bench/pipeline.py $(BENCH_ARGS)
+
+.PHONY: chaos demo
+BENCH_ARGS ?=
+CHAOS_ARGS ?=
+DEMO_ARGS ?=
+
+chaos: install ## 5,000 awards while services, relays and consumers are SIGKILLed 50 times; reconcile
+	@$(VENV)/bin/python -m mc_events.pipeline.chaos $(CHAOS_ARGS)
+
+demo: install ## On top of `make run`: seed a realistic state, drive educators through the flow
+	@$(VENV)/bin/python -m mc_events.pipeline.demo $(DEMO_ARGS)
 
 clean: ## Remove environments and everything under .run/ (stop `make run` first)
 	rm -rf $(VENV) $(TOOLS) .run .pytest_cache .mypy_cache .ruff_cache
