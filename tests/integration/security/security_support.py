@@ -62,6 +62,9 @@ CLAIMS = {
     "assessor_id": "sec-as-1",
     "district_id": "sec-d-1",
     "issuer_id": "sec-iss-1",
+    # The Open Badges API's scopes (its routes check them after the role).
+    "scope": "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly "
+    "https://purl.imsglobal.org/spec/ob/v3p0/scope/profile.readonly",
 }
 
 MC_SPEC: dict[str, Any] = {
@@ -279,6 +282,9 @@ MATRIX: dict[str, dict[RouteKey, Case]] = {
                 "conversions": {"renewal_credits": {"per": "1", "renewal_credits": "1"}},
             },
         ),
+        # The Open Badges 3.0 API: an educator's own credentials and profile (token scopes).
+        ("GET", "/ims/ob/v3p0/credentials"): Case(roles(EDUCATOR), "/ims/ob/v3p0/credentials"),
+        ("GET", "/ims/ob/v3p0/profile"): Case(roles(EDUCATOR), "/ims/ob/v3p0/profile"),
         ("POST", "/licensure/recognition-rules"): Case(
             roles(STATE),
             "/licensure/recognition-rules",
@@ -397,6 +403,7 @@ PUBLIC: dict[str, dict[RouteKey, str]] = {
         ("POST", "/credentials/verify"): "/credentials/verify",
         ("GET", "/licensure/rules"): "/licensure/rules",
         ("GET", "/licensure/recognition-rules"): "/licensure/recognition-rules",
+        ("GET", "/ims/ob/v3p0/discovery"): "/ims/ob/v3p0/discovery",
     },
     "compensation": {},
 }

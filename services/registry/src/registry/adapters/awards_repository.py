@@ -216,6 +216,30 @@ class AwardsRepository:
             document=row.document,
         )
 
+    async def educator_documents(
+        self, educator_id: str, *, limit: int, offset: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """``(how many, one page of documents)`` of the credentials issued to the educator,
+        oldest award first; a superseded credential is left out (its reissue stands in)."""
+        held = sa.and_(
+            credentials.c.educator_id == educator_id,
+            credentials.c.status != CredentialStatus.SUPERSEDED.value,
+        )
+        total = (
+            await execute_core(
+                self.session, sa.select(sa.func.count()).select_from(credentials).where(held)
+            )
+        ).scalar_one()
+        rows = await execute_core(
+            self.session,
+            sa.select(credentials.c.document)
+            .where(held)
+            .order_by(credentials.c.awarded_at, credentials.c.credential_id)
+            .limit(limit)
+            .offset(offset),
+        )
+        return int(total), [row.document for row in rows]
+
     async def save_revocation(self, award: Award) -> None:
         assert award.revocation is not None
         await execute_core(

@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter
 
-from registry.entrypoints.api import catalog, credentials, district_feed, licensure, signing
+from registry.entrypoints.api import (
+    catalog,
+    credentials,
+    district_feed,
+    licensure,
+    ob_api,
+    signing,
+)
 from registry.entrypoints.api.deps import ApiContext
 
 
@@ -13,4 +20,5 @@ def build_router(ctx: ApiContext) -> APIRouter:
     router.include_router(signing.router(ctx))
     router.include_router(licensure.router(ctx))
     router.include_router(district_feed.router())
+    router.include_router(ob_api.router(ctx))
     return router
