@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import pytest
 from compensation_helpers import add_teachers, clock, credential, outbox_events, setup_florida
 
 from compensation.domain import ids
+from compensation.service_layer import holds
 from compensation.service_layer.stipends import apply_award, reverse_award
 from mc_events.auth import Role
 from mc_events.contracts.compensation import (
@@ -150,3 +152,37 @@ async def test_payroll_batch_exports_are_stable_and_acknowledgements_mark_entrie
     assert (
         await svc.client.get(f"/districts/{fl.district_id}/reports/2026", headers=other)
     ).status_code == 403
+
+
+async def test_payments_are_paged_in_recorded_order_without_overlap_or_gaps(svc):
+    fl = await setup_florida(svc, budget_cents=400_000)  # four paid, three deferred
+    educators = await add_teachers(svc, fl.district_id, 7)
+    awards = [credential(e, fl.district_id) for e in educators]
+    async with svc.runtime.sessions() as session, session.begin():
+        for award in awards:
+            await apply_award(session, award, clock)
+    async with svc.runtime.sessions() as session, session.begin():
+        for award in awards[:3]:  # the first three are funded: their entries are held
+            ref = holds.CredentialRef(award.source_id, award.educator_id, award.district_id)
+            await holds.suspend(
+                session, ref, at=datetime(2025, 10, 20, tzinfo=UTC), reason="", clock=clock
+            )
+    admin = svc.auth("admin", Role.DISTRICT_ADMIN, district_id=fl.district_id)
+    url = f"/districts/{fl.district_id}/payments/2026"
+
+    async def page_ids(**params) -> list[str]:
+        r = await svc.client.get(url, params=params, headers=admin)
+        assert r.status_code == 200, r.text
+        return [p["id"] for p in r.json()]
+
+    for status, expected in (("pending", 4), ("deferred", 3), ("held", 3)):
+        everything = await page_ids(status=status, page_size=100)
+        assert len(everything) == len(set(everything)) == expected, status
+        assert await page_ids(status=status) == everything  # the default page holds 20
+        paged = [await page_ids(status=status, page=n, page_size=2) for n in (1, 2, 3)]
+        assert [len(p) for p in paged] == [2, expected - 2, 0], status
+        assert paged[0] + paged[1] == everything, status
+        assert await page_ids(status=status, page=2, page_size=2) == paged[1]  # stable
+    for params in ({"page_size": 101}, {"page_size": 0}, {"page": 10_001}, {"page": 0}):
+        r = await svc.client.get(url, params=params, headers=admin)
+        assert r.status_code == 422, (params, r.text)

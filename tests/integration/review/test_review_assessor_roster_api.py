@@ -86,3 +86,25 @@ async def test_the_roster_needs_a_state_admin_token(infra, tmp_path):
         assert (await svc.client.get("/reviews/whatever", headers=admin(svc))).status_code == 404
         educator = svc.auth("e", Role.EDUCATOR, educator_id="e")
         assert (await svc.client.get("/reviews/whatever", headers=educator)).status_code == 403
+
+
+async def test_the_roster_is_paged_by_assessor_id_without_overlap_or_gaps(infra, tmp_path):
+    async with review_service(infra, tmp_path) as svc:
+        names = [f"as-{n:02d}" for n in (7, 3, 11, 1, 5)]  # created out of order
+        for name in names:
+            r = await svc.client.put(f"/assessors/{name}", json=RECORD, headers=admin(svc))
+            assert r.status_code == 201, r.text
+
+        async def ids(**params) -> list[str]:
+            r = await svc.client.get("/assessors", params=params, headers=admin(svc))
+            assert r.status_code == 200, r.text
+            return [a["assessor_id"] for a in r.json()]
+
+        assert await ids() == sorted(names)
+        pages = [await ids(page=n, page_size=2) for n in (1, 2, 3, 4)]
+        assert pages == [["as-01", "as-03"], ["as-05", "as-07"], ["as-11"], []]
+        assert await ids(page=2, page_size=2) == pages[1]  # stable across requests
+        assert await ids(page_size=100) == sorted(names)
+        for params in ({"page_size": 101}, {"page_size": 0}, {"page": 10_001}, {"page": 0}):
+            r = await svc.client.get("/assessors", params=params, headers=admin(svc))
+            assert r.status_code == 422, (params, r.text)

@@ -364,7 +364,10 @@ async def held_entries(
     district_id: str | None = None,
     educator_id: str | None = None,
     fiscal_year: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Any]:
+    """Held entries by ledger seq (unique: pages never overlap or skip); all without a limit."""
     stmt = held_entries_query()
     if district_id is not None:
         stmt = stmt.where(ledger_entries.c.district_id == district_id)
@@ -372,4 +375,7 @@ async def held_entries(
         stmt = stmt.where(ledger_entries.c.educator_id == educator_id)
     if fiscal_year is not None:
         stmt = stmt.where(ledger_entries.c.fiscal_year == fiscal_year)
-    return list(await execute_core(session, stmt.order_by(ledger_entries.c.seq)))
+    stmt = stmt.order_by(ledger_entries.c.seq).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(await execute_core(session, stmt))

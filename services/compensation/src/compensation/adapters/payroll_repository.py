@@ -226,7 +226,15 @@ async def deferred_by_source(
     return list(rows)
 
 
-async def pending_entries(session: AsyncSession, district_id: str, fiscal_year: int) -> list[Any]:
+async def pending_entries(
+    session: AsyncSession,
+    district_id: str,
+    fiscal_year: int,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Any]:
+    """By seq (unique: pages never overlap or skip); all without a limit."""
     rows = await execute_core(
         session,
         sa.select(ledger_entries)
@@ -235,12 +243,22 @@ async def pending_entries(session: AsyncSession, district_id: str, fiscal_year: 
             ledger_entries.c.fiscal_year == fiscal_year,
             ~_paid_item(),
         )
-        .order_by(ledger_entries.c.seq),
+        .order_by(ledger_entries.c.seq)
+        .offset(offset)
+        .limit(limit),
     )
     return list(rows)
 
 
-async def deferred_stipends(session: AsyncSession, district_id: str, fiscal_year: int) -> list[Any]:
+async def deferred_stipends(
+    session: AsyncSession,
+    district_id: str,
+    fiscal_year: int,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Any]:
+    """By seq (unique: pages never overlap or skip); all without a limit."""
     rows = await execute_core(
         session,
         sa.select(deferrals)
@@ -249,6 +267,8 @@ async def deferred_stipends(session: AsyncSession, district_id: str, fiscal_year
             deferrals.c.fiscal_year == fiscal_year,
             deferrals.c.status == "deferred",
         )
-        .order_by(deferrals.c.seq),
+        .order_by(deferrals.c.seq)
+        .offset(offset)
+        .limit(limit),
     )
     return list(rows)

@@ -212,8 +212,14 @@ async def get_assessor(session: AsyncSession, assessor_id: str) -> AssessorRecor
     return AssessorRecord(_assessor(row), row.created_at, row.updated_at) if row else None
 
 
-async def list_assessors(session: AsyncSession) -> list[AssessorRecord]:
-    result = await execute_core(session, sa.select(assessors).order_by(assessors.c.assessor_id))
+async def list_assessors(
+    session: AsyncSession, *, limit: int | None = None, offset: int = 0
+) -> list[AssessorRecord]:
+    """The roster by assessor id (unique: pages never overlap or skip); all without a limit."""
+    stmt = sa.select(assessors).order_by(assessors.c.assessor_id).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    result = await execute_core(session, stmt)
     return [AssessorRecord(_assessor(row), row.created_at, row.updated_at) for row in result]
 
 

@@ -39,6 +39,7 @@ from mc_events.auth import Principal, Role, require
 
 Payroll = Annotated[Principal, Depends(require(Role.PAYROLL_SYSTEM, Role.DISTRICT_ADMIN))]
 PayrollSystem = Annotated[Principal, Depends(require(Role.PAYROLL_SYSTEM))]
+MAX_PAGE_SIZE = 100
 ReportReader = Annotated[
     Principal, Depends(require(Role.DISTRICT_ADMIN, Role.PAYROLL_SYSTEM, Role.STATE_ADMIN))
 ]
@@ -220,14 +221,22 @@ def build_payroll_router(clock: Callable[[], datetime] = utc_now) -> APIRouter:
         principal: ReportReader,
         uow: Uow,
         status_: Annotated[PaymentStatus, Query(alias="status")] = PaymentStatus.PENDING,
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     ) -> list[PaymentOut]:
         """Ledger entries not yet paid (pending), stipends waiting for budget (deferred), or
-        entries held from payroll because their credential is suspended (held)."""
+        entries held from payroll because their credential is suspended (held). Paged
+        (``page`` from 1, ``page_size`` up to 100) in the order they were recorded."""
         own_district(principal, district_id)
+        offset = (page - 1) * page_size
         async with uow:
             if status_ is PaymentStatus.HELD:
                 held = await lanes_repo.held_entries(
-                    uow.session, district_id=district_id, fiscal_year=fiscal_year
+                    uow.session,
+                    district_id=district_id,
+                    fiscal_year=fiscal_year,
+                    limit=page_size,
+                    offset=offset,
                 )
                 return [
                     PaymentOut(
@@ -241,7 +250,9 @@ def build_payroll_router(clock: Callable[[], datetime] = utc_now) -> APIRouter:
                     for r in held
                 ]
             if status_ is PaymentStatus.PENDING:
-                entries = await reports.pending_entries(uow.session, district_id, fiscal_year)
+                entries = await reports.pending_entries(
+                    uow.session, district_id, fiscal_year, limit=page_size, offset=offset
+                )
                 return [
                     PaymentOut(
                         id=r.entry_id,
@@ -253,7 +264,9 @@ def build_payroll_router(clock: Callable[[], datetime] = utc_now) -> APIRouter:
                     )
                     for r in entries
                 ]
-            waiting = await reports.deferred_stipends(uow.session, district_id, fiscal_year)
+            waiting = await reports.deferred_stipends(
+                uow.session, district_id, fiscal_year, limit=page_size, offset=offset
+            )
         return [
             PaymentOut(
                 id=r.deferral_id,

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mc_events.auth import Principal, Role, require
@@ -32,6 +32,7 @@ from review.service_layer.unit_of_work import UnitOfWork
 router = APIRouter(prefix="/assessors", tags=["assessors"])
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
+MAX_PAGE_SIZE = 100
 
 
 class QualificationIn(BaseModel):
@@ -133,10 +134,22 @@ async def put_assessor(
     return _out(record)
 
 
-@router.get("", summary="Every assessor on the roster")
-async def list_assessors(_: StateAdmin, sessions: Sessions) -> list[AssessorOut]:
+@router.get(
+    "",
+    summary="The assessors on the roster, by assessor id",
+    description=f"Paged: ``page`` from 1, ``page_size`` up to {MAX_PAGE_SIZE}.",
+)
+async def list_assessors(
+    _: StateAdmin,
+    sessions: Sessions,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> list[AssessorOut]:
     async with UnitOfWork(sessions) as uow:
-        return [_out(r) for r in await repo.list_assessors(uow.session)]
+        records = await repo.list_assessors(
+            uow.session, limit=page_size, offset=(page - 1) * page_size
+        )
+    return [_out(r) for r in records]
 
 
 @router.get(
