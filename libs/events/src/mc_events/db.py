@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -92,3 +94,16 @@ async def execute_core(
     """Run a Core statement in the session's transaction (plumbing tables are Core, not ORM)."""
     conn = await session.connection() if isinstance(session, SAAsyncSession) else session
     return await conn.execute(statement, params)
+
+
+async def insert_once(
+    session: SAAsyncSession | AsyncConnection, table: Table, values: Mapping[str, Any]
+) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING``: True if the row is new, False if a row with the
+    same key (primary key or any unique constraint) was already there. The building block of
+    every "exactly once" write: the database, not a prior read, decides who was first."""
+    key = list(table.primary_key.columns) or list(table.columns)[:1]
+    result = await execute_core(
+        session, pg_insert(table).values(**values).on_conflict_do_nothing().returning(*key)
+    )
+    return result.first() is not None

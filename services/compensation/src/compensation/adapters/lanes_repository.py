@@ -25,7 +25,7 @@ from compensation.adapters.tables import (
     salary_lane_rules,
 )
 from compensation.domain.lanes import LaneGrant, SalaryLaneRule
-from mc_events.db import execute_core
+from mc_events.db import execute_core, insert_once
 
 # -- rules ----------------------------------------------------------------------------------
 
@@ -77,22 +77,19 @@ async def insert_lane_rule(
     session: AsyncSession, rule: SalaryLaneRule, *, created_by: str, at: datetime
 ) -> bool:
     """False if this (rule id, version) exists already (a concurrent publication won)."""
-    result = await execute_core(
+    return await insert_once(
         session,
-        pg_insert(salary_lane_rules)
-        .values(
-            rule_id=rule.rule_id,
-            version=rule.version,
-            state=rule.state,
-            district_id=rule.district_id,
-            definition=lane_rule_to_json(rule),
-            created_by=created_by,
-            created_at=at,
-        )
-        .on_conflict_do_nothing()
-        .returning(salary_lane_rules.c.rule_id),
+        salary_lane_rules,
+        {
+            "rule_id": rule.rule_id,
+            "version": rule.version,
+            "state": rule.state,
+            "district_id": rule.district_id,
+            "definition": lane_rule_to_json(rule),
+            "created_by": created_by,
+            "created_at": at,
+        },
     )
-    return result.first() is not None
 
 
 async def lane_rules_for(
@@ -142,14 +139,7 @@ async def standing_grants(
 
 async def insert_grant(session: AsyncSession, values: Mapping[str, Any]) -> bool:
     """False if this completion was granted under this rule already."""
-    result = await execute_core(
-        session,
-        pg_insert(lane_grants)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(lane_grants.c.grant_id),
-    )
-    return result.first() is not None
+    return await insert_once(session, lane_grants, values)
 
 
 async def get_grant(session: AsyncSession, grant_id: str) -> Any:
@@ -176,25 +166,15 @@ async def insert_grant_reversal(
     session: AsyncSession, grant_id: str, reason: str, reversed_at: datetime, at: datetime
 ) -> bool:
     """False if the grant was reversed already."""
-    result = await execute_core(
+    return await insert_once(
         session,
-        pg_insert(lane_grant_reversals)
-        .values(grant_id=grant_id, reason=reason, reversed_at=reversed_at, recorded_at=at)
-        .on_conflict_do_nothing()
-        .returning(lane_grant_reversals.c.grant_id),
+        lane_grant_reversals,
+        {"grant_id": grant_id, "reason": reason, "reversed_at": reversed_at, "recorded_at": at},
     )
-    return result.first() is not None
 
 
 async def insert_lane_change(session: AsyncSession, values: Mapping[str, Any]) -> bool:
-    result = await execute_core(
-        session,
-        pg_insert(lane_changes)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(lane_changes.c.change_id),
-    )
-    return result.first() is not None
+    return await insert_once(session, lane_changes, values)
 
 
 async def change_that_set(

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compensation.adapters.tables import credential_reissues, credential_status_history
-from mc_events.db import execute_core
+from mc_events.db import execute_core, insert_once
 
 MAX_CHAIN = 1000
 """Reissues followed at most (a backstop: inserts refuse cycles, so chains end)."""
@@ -89,17 +89,14 @@ async def record_superseded_revocation(
     """Note in the status history that a superseded credential was revoked, as status
     ``superseded`` (its own value: the award's status, and a revocation of the award at the same
     time, are not touched). False if noted already (a redelivered or duplicated revocation)."""
-    result = await execute_core(
+    return await insert_once(
         session,
-        pg_insert(credential_status_history)
-        .values(
-            credential_id=credential_id,
-            status="superseded",
-            changed_at=changed_at,
-            reason=reason,
-            recorded_at=at,
-        )
-        .on_conflict_do_nothing()
-        .returning(credential_status_history.c.seq),
+        credential_status_history,
+        {
+            "credential_id": credential_id,
+            "status": "superseded",
+            "changed_at": changed_at,
+            "reason": reason,
+            "recorded_at": at,
+        },
     )
-    return result.first() is not None

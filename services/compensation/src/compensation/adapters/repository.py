@@ -29,7 +29,7 @@ from compensation.adapters.tables import (
 )
 from compensation.domain.fiscal import FiscalCalendar
 from compensation.domain.rules import Budget, Educator, RuleKind, StipendRule, Usage
-from mc_events.db import execute_core
+from mc_events.db import execute_core, insert_once
 
 UsageKey = tuple[str, str, int]
 """(educator_id, rule_id, cap period)."""
@@ -104,23 +104,20 @@ async def insert_rule(
     session: AsyncSession, rule: StipendRule, *, created_by: str, at: datetime
 ) -> bool:
     """False if this (rule id, version) exists already (a concurrent publication won)."""
-    result = await execute_core(
+    return await insert_once(
         session,
-        pg_insert(stipend_rules)
-        .values(
-            rule_id=rule.rule_id,
-            version=rule.version,
-            state=rule.state,
-            district_id=rule.district_id,
-            kind=rule.kind.value,
-            definition=rule_to_json(rule),
-            created_by=created_by,
-            created_at=at,
-        )
-        .on_conflict_do_nothing()
-        .returning(stipend_rules.c.rule_id),
+        stipend_rules,
+        {
+            "rule_id": rule.rule_id,
+            "version": rule.version,
+            "state": rule.state,
+            "district_id": rule.district_id,
+            "kind": rule.kind.value,
+            "definition": rule_to_json(rule),
+            "created_by": created_by,
+            "created_at": at,
+        },
     )
-    return result.first() is not None
 
 
 async def rule_versions(session: AsyncSession, rule_id: str) -> list[StipendRule]:

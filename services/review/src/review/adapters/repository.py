@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mc_events.db import execute_core
+from mc_events.db import execute_core, insert_once
 from review.adapters.tables import (
     assessors,
     assignments,
@@ -311,14 +311,7 @@ async def assignments_of(session: AsyncSession, submission_id: str) -> list[Any]
 
 
 async def insert_assignment(session: AsyncSession, row: dict[str, Any]) -> bool:
-    stmt = (
-        pg_insert(assignments)
-        .values(**row)
-        .on_conflict_do_nothing()
-        .returning(assignments.c.assignment_id)
-    )
-    result = await execute_core(session, stmt)
-    return result.scalar_one_or_none() is not None
+    return await insert_once(session, assignments, row)
 
 
 # -- scoring ---------------------------------------------------------------------------------
@@ -487,14 +480,7 @@ async def release_assignment(session: AsyncSession, assignment_id: str, at: date
 
 
 async def insert_escalation(session: AsyncSession, row: dict[str, Any]) -> bool:
-    stmt = (
-        pg_insert(escalations)
-        .values(**row)
-        .on_conflict_do_nothing()
-        .returning(escalations.c.escalation_id)
-    )
-    result = await execute_core(session, stmt)
-    return result.scalar_one_or_none() is not None
+    return await insert_once(session, escalations, row)
 
 
 async def record_late_reassignment(
