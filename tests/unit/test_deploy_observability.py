@@ -353,6 +353,28 @@ def test_business_dashboard_shows_decisions_pass_rates_sla_awards_and_payments()
     } <= used
 
 
+def test_business_dashboard_shows_ledger_totals_in_dollars_from_the_database_gauges() -> None:
+    used = _metrics_of("business")
+    assert {
+        "compensation_stipends_dollars",
+        "compensation_payments_held",
+        "registry_credentials_issued",
+        "registry_credentials",
+        "registry_renewal_credits",
+    } <= used
+    money = [
+        panel
+        for panel in panels(dashboards()["business"])
+        for target in panel.get("targets", [])
+        if "compensation_stipends_dollars" in target["expr"]
+    ]
+    assert money
+    for panel in money:
+        # Dollars, and never summed over replicas: each exports the same database total.
+        assert panel["fieldConfig"]["defaults"]["unit"] == "currencyUSD", panel["title"]
+        assert all(not t["expr"].startswith("sum") for t in panel["targets"]), panel["title"]
+
+
 def test_service_health_dashboard_shows_up_errors_latency_and_resources() -> None:
     used = _metrics_of("service-health")
     assert {"up", "process_cpu_seconds_total", "process_resident_memory_bytes"} <= used

@@ -1,5 +1,5 @@
-"""Operator commands: ``mc-events topics ...``, ``mc-events dlq ...`` and
-``mc-events pipeline status``.
+"""Operator commands: ``mc-events topics ...``, ``mc-events dlq ...``,
+``mc-events pipeline status`` and ``mc-events district republish``.
 
 The broker comes from ``KAFKA_BOOTSTRAP_SERVERS`` (and the other ``KAFKA_*`` settings), or
 ``--bootstrap``. Service databases come from ``<SERVICE>_DATABASE_URL``, or ``DATABASE_URL``
@@ -17,10 +17,11 @@ from typing import Annotated
 import typer
 from aiokafka.errors import KafkaError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from mc_events import kafka
+from mc_events import district, kafka
 from mc_events.dlq import list_dead_letters, replay_dead_letters
 from mc_events.operations import (
     SUBSCRIPTIONS,
@@ -36,9 +37,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 topics_app = typer.Typer(no_args_is_help=True, help="The topic registry.")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: list and replay.")
 pipeline_app = typer.Typer(no_args_is_help=True, help="The pipeline as a whole.")
+district_app = typer.Typer(no_args_is_help=True, help="Per-district award streams.")
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(district_app, name="district")
 console = Console()
 
 Bootstrap = Annotated[
@@ -301,6 +304,78 @@ def pipeline_status_command(
         render_status(status, console)
     if any(s.errors for s in status.services):
         raise typer.Exit(1)
+
+
+@district_app.command("republish")
+def district_republish(
+    district_id: Annotated[str, typer.Argument(help="The district id (as in the events).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be sent; send nothing.")
+    ] = False,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            help="Read this topic instead of the fan-out's (repeatable; e.g. a restored copy).",
+        ),
+    ] = None,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Rebuild a district's award topics: read the registry's source topic from its beginning
+    and send that district's records again to district.<id>.awards and .awards.state, byte for
+    byte (same CloudEvent ids: readers drop what they already have). Safe to run twice."""
+    try:
+        names = sorted(district.topic_names(district_id))
+    except district.InvalidDistrictId as exc:
+        raise typer.BadParameter(str(exc), param_hint="DISTRICT_ID") from exc
+    try:
+        router = district.installed_router()
+    except district.NoDistrictRouter as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    settings = _settings(bootstrap)
+    sources = source or list(router.source_topics)
+    verb = "would send" if dry_run else "sent"
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"reading {', '.join(sources)}", total=None)
+
+        def advance(read: int, total: int) -> None:
+            bar.update(task, completed=read, total=total)
+
+        try:
+            result = asyncio.run(
+                district.republish(
+                    settings,
+                    router,
+                    district_id,
+                    source_topics=sources,
+                    dry_run=dry_run,
+                    progress=advance,
+                )
+            )
+        except (KafkaError, ValueError) as exc:
+            console.print(f"[red]Kafka at {settings.bootstrap_servers}: {exc}[/red]")
+            raise typer.Exit(2) from exc
+    table = Table("topic", "records " + verb)
+    for name in names:
+        table.add_row(name, str(result.by_topic.get(name, 0)))
+    console.print(table)
+    console.print(
+        f"district {district_id}: {verb} {result.sent} records from {result.read} source "
+        "records"
+        + (
+            f"; {result.unroutable} unreadable (in the dead-letter topic)"
+            if result.unroutable
+            else ""
+        )
+    )
 
 
 if __name__ == "__main__":

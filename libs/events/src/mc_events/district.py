@@ -15,14 +15,22 @@ streams: a district's principal is granted READ on its own pair only (docs/secur
 a topic): letters, digits and ``-`` are kept; every other byte of its UTF-8 form, ``_`` and
 ``.`` included, becomes ``_`` followed by two lowercase hex digits (``D.1`` -> ``D_2e1``).
 So the id never holds a ``.`` and cannot collide with Kafka's ``.``/``_`` metric-name rule.
+
+Which district a record belongs to is the publishing service's knowledge (the registry's
+fan-out route). It registers a :class:`DistrictRouter` in the ``mc_events.district_routers``
+entry-point group; :func:`republish` (``mc-events district republish``) runs that same route,
+so the routing lives in one place and this library never imports a service.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
+from mc_events import fanout, kafka
 from mc_events.topics import Topic
 
 PREFIX = "district."
@@ -194,3 +202,71 @@ def asyncapi_channels(
         for channel, body in channels.items()
     }
     return channels, operations
+
+
+# ---------------------------------------------------------------------------------------------
+# Republishing one district's topics
+
+ROUTERS_GROUP = "mc_events.district_routers"
+"""Entry-point group where a service registers its :class:`DistrictRouter`."""
+
+
+@dataclass(frozen=True)
+class DistrictRouter:
+    """How a service fans its topics out to district topics: the topics its fan-out reads and
+    the route it applies to each record (the same function, for the live fan-out and for a
+    republish)."""
+
+    source_topics: tuple[str, ...]
+    route: fanout.Route
+
+
+class NoDistrictRouter(LookupError):
+    """No installed package registers a district router (the registry's is missing)."""
+
+
+def installed_router() -> DistrictRouter:
+    """The district router an installed service registers in :data:`ROUTERS_GROUP`."""
+    found = sorted(entry_points(group=ROUTERS_GROUP), key=lambda ep: ep.name)
+    if not found:
+        raise NoDistrictRouter(
+            f"no package registers a district router (entry-point group {ROUTERS_GROUP!r}); "
+            "install the registry (mc-registry) next to mc-events"
+        )
+    if len(found) > 1:
+        raise NoDistrictRouter(
+            f"several district routers are installed ({', '.join(ep.name for ep in found)}): "
+            "district topics have one publisher"
+        )
+    router = found[0].load()
+    if not isinstance(router, DistrictRouter):
+        raise NoDistrictRouter(f"{found[0].value} is not a DistrictRouter")
+    return router
+
+
+def topic_names(district_id: str) -> frozenset[str]:
+    """The names of a district's two topics."""
+    return frozenset({awards_topic(district_id).name, state_topic(district_id).name})
+
+
+async def republish(
+    kafka_settings: kafka.KafkaSettings,
+    router: DistrictRouter,
+    district_id: str,
+    *,
+    source_topics: Iterable[str] | None = None,
+    dry_run: bool = False,
+    progress: fanout.Progress | None = None,
+) -> fanout.RepublishResult:
+    """Send again, from the beginning of the router's source topics (or ``source_topics``),
+    every record the fan-out writes to ``district_id``'s two topics, and nothing else: same
+    bytes, same CloudEvent ids (readers dedupe by id), so running it twice only adds copies."""
+    wanted = topic_names(district_id)
+    return await fanout.republish(
+        kafka_settings,
+        source_topics=router.source_topics if source_topics is None else tuple(source_topics),
+        route=router.route,
+        wanted=wanted.__contains__,
+        dry_run=dry_run,
+        progress=progress,
+    )

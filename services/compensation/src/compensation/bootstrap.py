@@ -6,6 +6,7 @@ from pathlib import Path
 
 import compensation
 from compensation.config import Settings
+from compensation.entrypoints import business_metrics
 from compensation.entrypoints.api import build_router, utc_now
 from compensation.entrypoints.api.lanes import build_lanes_router
 from compensation.entrypoints.api.payroll import build_payroll_router
@@ -33,4 +34,5 @@ def build(
         handlers=build_handlers(clock),
         publishes=[topics.PAYMENTS, topics.PAYROLL],
         subscribes=[topics.CREDENTIALS, topics.ROSTER],
+        workers={"business-metrics": business_metrics.worker()},
     )

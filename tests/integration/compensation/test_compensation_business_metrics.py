@@ -1,0 +1,161 @@
+"""Compensation's business gauges come from the ledger, not from what one process counted: after
+entries are written and one refresh runs, /metrics shows the stipend dollars approved, clawed
+back, paid and held and the held payments; a restarted process shows the same figures at once,
+without handling a single event."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from compensation.adapters import lanes_repository, payroll_repository
+from compensation.adapters import repository as repo
+from compensation.bootstrap import build
+from compensation.config import Settings
+from compensation.domain.payroll import BatchHeader
+from compensation.domain.rules import Basis
+from compensation.entrypoints import business_metrics
+from mc_events.consumer import wait_until
+from mc_events.service import create_app
+from mc_events.testing import running_service, unique_name
+
+AT = datetime(2026, 9, 15, 12, tzinfo=UTC)
+
+
+def approval(credential_id: str, cents: int) -> dict[str, Any]:
+    return {
+        "entry_id": unique_name("entry"),
+        "kind": "approval",
+        "educator_id": f"TX-{credential_id}",
+        "district_id": "D-metrics",
+        "basis": Basis.CREDENTIAL.value,
+        "award_key": f"credential:{credential_id}",
+        "credential_id": credential_id,
+        "rule_id": "stipend-1",
+        "rule_version": 1,
+        "fiscal_year": 2027,
+        "fiscal_period": 3,
+        "cap_period": 2027,
+        "amount_cents": cents,
+        "funding_source": "title-ii",
+        "awarded_at": AT,
+        "recorded_at": AT,
+    }
+
+
+def reversal(original: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **original,
+        "entry_id": unique_name("entry"),
+        "kind": "reversal",
+        "amount_cents": -original["amount_cents"],
+        "reverses_entry_id": original["entry_id"],
+        "reason": "credential revoked",
+    }
+
+
+async def gauges(client: httpx.AsyncClient) -> dict[tuple[str, tuple[Any, ...]], float]:
+    text = (await client.get("/metrics")).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name in {"compensation_stipends_dollars", "compensation_payments_held"}
+    }
+
+
+def expected(approved: float, clawed_back: float, paid: float, held: float, held_count: int):
+    return {
+        ("compensation_stipends_dollars", (("state", "approved"),)): approved,
+        ("compensation_stipends_dollars", (("state", "clawed_back"),)): clawed_back,
+        ("compensation_stipends_dollars", (("state", "paid"),)): paid,
+        ("compensation_stipends_dollars", (("state", "held"),)): held,
+        ("compensation_payments_held", ()): float(held_count),
+    }
+
+
+async def test_refresh_exports_the_ledger_sums_and_a_restart_exports_them_again(
+    infra, tmp_path
+) -> None:
+    async with running_service(
+        build, Settings, infra, tmp_path, relay=False, consumers=False
+    ) as svc:
+        # The worker's first refresh, at start-up, read an empty ledger.
+        assert await wait_until(lambda: _has_gauges(svc.client), 20)
+        assert await gauges(svc.client) == expected(0, 0, 0, 0, 0)
+
+        paid = approval("cred-paid", 15_000)
+        clawed = approval("cred-clawed", 20_000)
+        held = approval("cred-held", 7_525)
+        exported = approval("cred-exported", 1_000)
+        async with svc.runtime.sessions() as session, session.begin():
+            for entry in (paid, clawed, held, exported):
+                await repo.insert_entry(session, entry)
+            assert await repo.insert_reversal(session, reversal(clawed))
+            header = BatchHeader(
+                batch_id=unique_name("batch"),
+                district_id="D-metrics",
+                pay_period_id="2026-09",
+                pay_period_start=date(2026, 9, 1),
+                pay_period_end=date(2026, 9, 30),
+                idempotency_key=unique_name("idem"),
+                exported_at=AT,
+            )
+            ids = [paid["entry_id"], exported["entry_id"]]
+            await payroll_repository.insert_batch(
+                session, header, ids, total_cents=16_000, checksum="0" * 64
+            )
+            await payroll_repository.settle_items(
+                session, header.batch_id, [paid["entry_id"]], "paid", AT
+            )
+            for credential_id in ("cred-held", "cred-exported"):  # exported: stays in its batch
+                await lanes_repository.set_status(
+                    session,
+                    credential_id=credential_id,
+                    educator_id=f"TX-{credential_id}",
+                    district_id="D-metrics",
+                    status="suspended",
+                    changed_at=AT,
+                    reason="under investigation",
+                    at=AT,
+                )
+
+        assert await gauges(svc.client) == expected(0, 0, 0, 0, 0)  # not refreshed yet
+        await business_metrics.refresh(svc.runtime)
+        want = expected(
+            approved=150.00 + 200.00 + 75.25 + 10.00,
+            clawed_back=200.00,
+            paid=150.00,
+            held=75.25,
+            held_count=1,
+        )
+        assert await gauges(svc.client) == want
+        refreshed = await _refreshed_at(svc.client)
+
+        # A restarted process (a new registry, no event handled) exports the same at once.
+        again = create_app(build(svc.definition.settings), relay=False, consumers=False)
+        async with again.router.lifespan_context(again):
+            transport = httpx.ASGITransport(app=again)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                assert await wait_until(lambda: _has_gauges(client), 20)
+                assert await gauges(client) == want
+                assert await _refreshed_at(client) >= refreshed
+
+
+async def _has_gauges(client: httpx.AsyncClient) -> bool:
+    """The worker's first refresh has finished."""
+    return await _refreshed_at(client) > 0
+
+
+async def _refreshed_at(client: httpx.AsyncClient) -> float:
+    text = (await client.get("/metrics")).text
+    values = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "compensation_business_metrics_refreshed_timestamp_seconds"
+    ]
+    return float(values[0]) if values else 0.0
