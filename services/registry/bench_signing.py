@@ -9,9 +9,13 @@ has its own educator hash, salt, status index and results):
 - verify (proof): the same canonicalization and an Ed25519 verification;
 - verify (all checks): what POST /credentials/verify does besides database reads: the
   1EdTech JSON Schema, the proof, the status lists (each list credential's own proof, decoded
-  bits), the validity window.
+  bits), the validity window;
+- verify (all checks, warm): the same credentials checked again, as a verifier portal does:
+  the proof and schema results come from the verification memos (keyed by content,
+  ``registry.domain.proof_cache``); the status lists are still read and checked every time.
 
-The first call (context loading, schema compilation) is excluded as warm-up.
+The memos are emptied before each cold measurement, so "cold" is every credential's first
+check. The first call (context loading, schema compilation) is excluded as warm-up.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from decimal import Decimal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mc_events.contracts.common import CriterionResult
-from registry.domain import proofs, status_list, verification
+from registry.domain import proof_cache, proofs, status_list, verification
 from registry.domain.awards import PassedDecision, award
 from registry.domain.catalog import MicroCredential, MicroCredentialSpec
 from registry.domain.openbadges import (
@@ -125,6 +129,7 @@ async def main(n: int) -> None:
     rate("sign", n, time.perf_counter() - start, time.process_time() - cpu, times)
 
     public = key.public_key()
+    proof_cache.clear()
     times = []
     start, cpu = time.perf_counter(), time.process_time()
     for doc in signed:
@@ -154,14 +159,17 @@ async def main(n: int) -> None:
 
     now = T0 + timedelta(days=1)
     await verification.verify_credential(signed[0], now, resolve, fetch, parallel)  # warm-up
-    times = []
-    start, cpu = time.perf_counter(), time.process_time()
-    for doc in signed:
-        t = time.perf_counter()
-        report = await verification.verify_credential(doc, now, resolve, fetch, parallel)
-        times.append(time.perf_counter() - t)
-        assert report.verified, report
-    rate("verify (all checks)", n, time.perf_counter() - start, time.process_time() - cpu, times)
+    for label in ("verify (all checks)", "verify (all, warm)"):
+        if label == "verify (all checks)":
+            proof_cache.clear()
+        times = []
+        start, cpu = time.perf_counter(), time.process_time()
+        for doc in signed:
+            t = time.perf_counter()
+            report = await verification.verify_credential(doc, now, resolve, fetch, parallel)
+            times.append(time.perf_counter() - t)
+            assert report.verified, report
+        rate(label, n, time.perf_counter() - start, time.process_time() - cpu, times)
 
 
 if __name__ == "__main__":

@@ -10,18 +10,15 @@ import json
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from district_streams_it import awarded, header, kafka_settings, revoked
 
 from mc_events import district, kafka
-from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
-from mc_events.contracts.registry import CredentialAwarded, CredentialRevoked, RevocationReason
 from mc_events.envelope import to_record
 from mc_events.fanout import FanOut
 from mc_events.outbox import add_event
@@ -33,7 +30,6 @@ from registry.entrypoints.district_fanout import route
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "district_consumer" / "district_consumer.py"
-AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def example() -> ModuleType:
@@ -43,49 +39,6 @@ def example() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def awarded(educator_id: str, district_id: str, n: int) -> CredentialAwarded:
-    return CredentialAwarded(
-        credential_id=f"{educator_id}-cred-{n}",
-        educator_id=educator_id,
-        district_id=district_id,
-        micro_credential_id="mc-wait",
-        micro_credential_version=1,
-        enrollment_id=f"{educator_id}-enr-{n}",
-        decision_id=f"{educator_id}-dec-{n}",
-        issuer_id="iss-1",
-        achievement_name=f"Wait Time {n}",
-        purpose=Purpose.LICENSE_RENEWAL,
-        credits=Credits(value=Decimal("15"), unit=CreditUnit.PD_HOURS),
-        awarded_at=AT,
-        credential_url="https://creds.example/credentials/x",
-        results=(CriterionResult(criterion_id="c1", achieved_level_id="l2", met=True),),
-    )
-
-
-def revoked(award: CredentialAwarded) -> CredentialRevoked:
-    return CredentialRevoked(
-        credential_id=award.credential_id,
-        educator_id=award.educator_id,
-        district_id=award.district_id,
-        micro_credential_id=award.micro_credential_id,
-        micro_credential_version=1,
-        enrollment_id=award.enrollment_id,
-        reason=RevocationReason.PLAGIARISM,
-        revoked_at=AT,
-    )
-
-
-def kafka_settings(infra: Any) -> kafka.KafkaSettings:
-    return kafka.KafkaSettings(
-        bootstrap_servers=infra.kafka_bootstrap,
-        enable_idempotence=infra.kafka_idempotence,
-        fetch_max_wait_ms=10,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=500,
-        linger_ms=1,
-    )
 
 
 async def read_until(
@@ -103,11 +56,6 @@ async def read_until(
     finally:
         await consumer.stop()
     return records
-
-
-def header(record: Any, name: str) -> str:
-    value: bytes = dict(record.headers)[name]
-    return value.decode()
 
 
 async def test_awards_reach_their_district_topic_unchanged_and_state_per_credential(

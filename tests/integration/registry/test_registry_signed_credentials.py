@@ -1,8 +1,9 @@
 """Signed credentials and their status lifecycle on a real broker and database: awards are
-signed (eddsa-rdfc-2022) in the exactly-once award path; keys resolve at public URLs and
-rotate without invalidating earlier credentials; POST /credentials/verify reports each check;
-revocation, suspension/reinstatement, expiry and reissue each show in verification, the
-status lists and the event stream; review's revocation requests revoke exactly once."""
+signed (eddsa-rdfc-2022), once, right after the exactly-once award; keys resolve at public
+URLs and rotate without invalidating earlier credentials; POST /credentials/verify reports
+each check; revocation, suspension/reinstatement, expiry and reissue each show in
+verification, the status lists and the event stream; review's revocation requests revoke
+exactly once."""
 
 from __future__ import annotations
 

@@ -259,6 +259,7 @@ MATRIX: dict[str, dict[RouteKey, Case]] = {
             roles(STATE), "/credentials/sec-cred/reissue", "json", {"reason": "name change"}
         ),
         ("POST", "/issuer/keys/rotate"): Case(roles(STATE), "/issuer/keys/rotate"),
+        ("POST", "/imports/{import_id}/recheck"): Case(roles(STATE), "/imports/sec-import/recheck"),
         # An educator's licensure records: the educator, the licensure system, the state.
         **{
             ("GET", f"/educators/{{educator_id}}/{record}"): Case(

@@ -25,8 +25,25 @@ class Settings(ServiceSettings):
     """A file holding ``signing_kek`` (a mounted secret)."""
     credential_validity_days: int | None = Field(default=None, ge=1)
     """Credentials expire (``validUntil``) this many days after the award; None: never."""
+    signing_interval_seconds: float = Field(default=0.25, gt=0)
+    """How often ``serve`` signs the credentials awards recorded without a proof."""
+    signing_batch: int = Field(default=20, ge=1, le=500)
+    """Credentials signed per transaction by the signer worker."""
     suspension_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     """How often ``serve`` lifts suspensions whose planned end (``until``) has passed."""
+    status_fetch_allowed_hosts: str = ""
+    """Hosts (comma-separated) whose status lists the registry fetches to check credentials
+    issued elsewhere (verification, imports, import rechecks); empty: any host. Set it in
+    production: the public verifier otherwise fetches any http(s) URL a posted credential
+    names (bounded in time and size, never followed through redirects)."""
+    status_fetch_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    """Time limit of one status list fetch (connecting and reading)."""
+    status_fetch_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """The largest status list credential fetched (bytes)."""
+    import_recheck_interval_seconds: float = Field(default=3600.0, gt=0)
+    """How often ``serve`` rechecks the issuer's status of imported credentials."""
+    import_recheck_batch: int = Field(default=100, ge=1, le=10_000)
+    """How many imports one recheck pass reads (those checked longest ago first)."""
     district_fanout: bool = True
     """Run the district fan-out in ``serve``: ``registry.credentials`` republished to
     ``district.<id>.awards`` and ``district.<id>.awards.state`` (README, "District streams")."""

@@ -20,6 +20,10 @@ from registry.domain import status_list
 from registry.domain.awards import Award, CredentialStatus, Revocation, Suspension
 from registry.domain.openbadges import StatusEntry
 
+_ALLOCATION_ATTEMPTS = 8
+"""Rounds of "read the open list, else create the next one" before giving up (a round fails
+only when another transaction created the list this one tried to create)."""
+
 
 @dataclass(frozen=True)
 class StoredCredential:
@@ -88,27 +92,43 @@ class AwardsRepository:
     async def allocate_status_index(
         self, purpose: status_list.StatusPurpose, now: datetime
     ) -> StatusEntry:
-        """The next free index of the open list for ``purpose`` (a new list when it is full).
+        """The next free index of the open list for ``purpose`` (a new list when it is full,
+        or when there is none yet).
 
-        The list row stays locked until commit, so indexes are handed out one at a time.
+        The list row stays locked until commit, so indexes are handed out one at a time. A new
+        list is inserted with ``ON CONFLICT DO NOTHING`` on its ``(purpose, sequence)`` (and its
+        id): when concurrent awards both find no open list, one inserts it, the others wait for
+        that insert to commit, then read the list again and take the next index of it. Under
+        READ COMMITTED each statement sees what committed before it, so the re-read finds it.
         """
-        current = (
-            await execute_core(
-                self.session,
-                sa.select(status_lists.c.list_id, status_lists.c.sequence)
-                .add_columns(status_lists.c.next_index, status_lists.c.size)
-                .where(status_lists.c.purpose == purpose.value)
-                .order_by(status_lists.c.sequence.desc())
-                .limit(1)
-                .with_for_update(),
-            )
-        ).first()
-        if current is None or current.next_index >= current.size:
+        for _ in range(_ALLOCATION_ATTEMPTS):
+            current = (
+                await execute_core(
+                    self.session,
+                    sa.select(status_lists.c.list_id, status_lists.c.sequence)
+                    .add_columns(status_lists.c.next_index, status_lists.c.size)
+                    .where(status_lists.c.purpose == purpose.value)
+                    .order_by(status_lists.c.sequence.desc())
+                    .limit(1)
+                    .with_for_update(),
+                )
+            ).first()
+            if current is not None and current.next_index < current.size:
+                await execute_core(
+                    self.session,
+                    sa.update(status_lists)
+                    .where(status_lists.c.list_id == current.list_id)
+                    .values(next_index=status_lists.c.next_index + 1, updated_at=now),
+                )
+                return StatusEntry(
+                    list_id=current.list_id, index=current.next_index, purpose=purpose.value
+                )
             sequence = 1 if current is None else current.sequence + 1
             list_id = f"{purpose.value}-{sequence}"
-            await execute_core(
+            created = await execute_core(
                 self.session,
-                sa.insert(status_lists).values(
+                pg_insert(status_lists)
+                .values(
                     list_id=list_id,
                     purpose=purpose.value,
                     sequence=sequence,
@@ -116,16 +136,16 @@ class AwardsRepository:
                     next_index=1,
                     bits=status_list.empty_list(),
                     updated_at=now,
-                ),
+                )
+                .on_conflict_do_nothing()
+                .returning(status_lists.c.list_id),
             )
-            return StatusEntry(list_id=list_id, index=0, purpose=purpose.value)
-        await execute_core(
-            self.session,
-            sa.update(status_lists)
-            .where(status_lists.c.list_id == current.list_id)
-            .values(next_index=status_lists.c.next_index + 1, updated_at=now),
+            if created.first() is not None:
+                return StatusEntry(list_id=list_id, index=0, purpose=purpose.value)
+            # Another transaction created this list first (and has committed): take from it.
+        raise RuntimeError(
+            f"no {purpose.value} status list index after {_ALLOCATION_ATTEMPTS} tries"
         )
-        return StatusEntry(list_id=current.list_id, index=current.next_index, purpose=purpose.value)
 
     async def set_status(self, entry: StatusEntry, value: bool, now: datetime) -> None:
         row = (
@@ -155,6 +175,41 @@ class AwardsRepository:
             )
         ).first()
         return (row.purpose, bytes(row.bits), row.updated_at) if row else None
+
+    async def awaiting_signature(
+        self,
+        limit: int,
+        *,
+        credential_id: str | None = None,
+        educator_id: str | None = None,
+        wait: bool = False,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Credentials still without a proof (oldest first), locked for this transaction.
+        ``wait=False`` skips rows another signer holds (workers share the queue); readers wait
+        instead, and then find the row signed."""
+        query = (
+            sa.select(credentials.c.credential_id, credentials.c.document)
+            .where(credentials.c.signed_at.is_(None))
+            .order_by(credentials.c.recorded_at)
+            .limit(limit)
+        )
+        if credential_id is not None:
+            query = query.where(credentials.c.credential_id == credential_id)
+        if educator_id is not None:
+            query = query.where(credentials.c.educator_id == educator_id)
+        query = query.with_for_update(skip_locked=not wait)
+        rows = await execute_core(self.session, query)
+        return [(row.credential_id, row.document) for row in rows]
+
+    async def store_signature(
+        self, credential_id: str, document: dict[str, Any], key_id: str, at: datetime
+    ) -> None:
+        await execute_core(
+            self.session,
+            sa.update(credentials)
+            .where(credentials.c.credential_id == credential_id)
+            .values(document=document, signing_key_id=key_id, signed_at=at),
+        )
 
     async def add_credential(
         self,
@@ -191,6 +246,7 @@ class AwardsRepository:
                 document=document,
                 recorded_at=now,
                 signing_key_id=signing_key_id,
+                signed_at=now if signing_key_id is not None else None,
                 reissued_from=award.reissued_from,
             )
             .on_conflict_do_nothing(

@@ -32,6 +32,7 @@ from registry.domain.licensure import (
 )
 from registry.domain.portability import (
     ExternalCredential,
+    IssuerStatus,
     ProofStatus,
     RecognitionRule,
     RecognitionStatus,
@@ -69,6 +70,11 @@ class ImportRecord:
     equivalent_micro_credential_id: str | None
     credits: Credits | None
     imported_at: datetime
+    issuer_status: IssuerStatus | None = None
+    """The issuer's status list, as last read (None: recorded before it was read)."""
+    status_checked_at: datetime | None = None
+    status_detail: str | None = None
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,34 @@ def _entry(row: sa.Row[Any]) -> LedgerEntry:
         reason=row.reason,
         reverses_entry_id=row.reverses_entry_id,
         posted_at=row.posted_at,
+    )
+
+
+def _import(row: sa.Row[Any]) -> ImportRecord:
+    return ImportRecord(
+        import_id=row.import_id,
+        educator_id=row.educator_id,
+        district_id=row.district_id,
+        external=ExternalCredential(
+            credential_id=row.external_credential_id,
+            issuer_id=row.external_issuer_id,
+            achievement_id=row.external_achievement_id,
+            achievement_name=row.achievement_name,
+        ),
+        proof_status=ProofStatus(row.proof_status),
+        recognition_status=RecognitionStatus(row.recognition_status),
+        rule_id=row.rule_id,
+        equivalent_micro_credential_id=row.equivalent_micro_credential_id,
+        credits=(
+            Credits(value=Decimal(row.credits_value), unit=CreditUnit(row.credits_unit))
+            if row.credits_value is not None
+            else None
+        ),
+        imported_at=row.imported_at,
+        issuer_status=IssuerStatus(row.issuer_status) if row.issuer_status else None,
+        status_checked_at=row.status_checked_at,
+        status_detail=row.status_detail,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -491,6 +525,9 @@ class LicensureRepository:
                 document=document,
                 imported_at=record.imported_at,
                 imported_by=actor,
+                issuer_status=record.issuer_status.value if record.issuer_status else None,
+                status_checked_at=record.status_checked_at,
+                status_detail=record.status_detail,
             )
             .on_conflict_do_nothing()
             .returning(imported_credentials.c.import_id),
@@ -511,30 +548,76 @@ class LicensureRepository:
             self.session,
             query.order_by(imported_credentials.c.imported_at, imported_credentials.c.import_id),
         )
-        return [
-            ImportRecord(
-                import_id=row.import_id,
-                educator_id=row.educator_id,
-                district_id=row.district_id,
-                external=ExternalCredential(
-                    credential_id=row.external_credential_id,
-                    issuer_id=row.external_issuer_id,
-                    achievement_id=row.external_achievement_id,
-                    achievement_name=row.achievement_name,
-                ),
-                proof_status=ProofStatus(row.proof_status),
-                recognition_status=RecognitionStatus(row.recognition_status),
-                rule_id=row.rule_id,
-                equivalent_micro_credential_id=row.equivalent_micro_credential_id,
-                credits=(
-                    Credits(value=Decimal(row.credits_value), unit=CreditUnit(row.credits_unit))
-                    if row.credits_value is not None
-                    else None
-                ),
-                imported_at=row.imported_at,
+        return [_import(row) for row in rows]
+
+    async def get_import(
+        self, import_id: str, *, for_update: bool = False
+    ) -> tuple[ImportRecord, dict[str, Any]] | None:
+        """``(record, document as imported)``."""
+        query = sa.select(imported_credentials).where(imported_credentials.c.import_id == import_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await execute_core(self.session, query)).first()
+        return (_import(row), row.document) if row else None
+
+    async def imports_to_recheck(self, limit: int) -> list[str]:
+        """Ids of the imports not revoked that name a status list, least recently checked
+        first (never checked before all)."""
+        rows = await execute_core(
+            self.session,
+            sa.select(imported_credentials.c.import_id)
+            .where(
+                imported_credentials.c.revoked_at.is_(None),
+                imported_credentials.c.document.has_key("credentialStatus"),
             )
-            for row in rows
-        ]
+            .order_by(
+                imported_credentials.c.status_checked_at.asc().nulls_first(),
+                imported_credentials.c.import_id,
+            )
+            .limit(limit),
+        )
+        return [row.import_id for row in rows]
+
+    async def save_import_status(
+        self,
+        import_id: str,
+        *,
+        issuer_status: IssuerStatus,
+        detail: str,
+        checked_at: datetime,
+        revoked: bool = False,
+    ) -> None:
+        values: dict[str, Any] = {
+            "issuer_status": issuer_status.value,
+            "status_detail": detail[:1000],
+            "status_checked_at": checked_at,
+        }
+        if revoked:
+            values |= {
+                "revoked_at": checked_at,
+                "recognition_status": RecognitionStatus.REVOKED.value,
+            }
+        await execute_core(
+            self.session,
+            sa.update(imported_credentials)
+            .where(imported_credentials.c.import_id == import_id)
+            .values(**values),
+        )
+
+    async def recognized_import_records(
+        self, educator_id: str
+    ) -> list[tuple[ImportRecord, dict[str, Any]]]:
+        """``(record, document)`` of each recognised (and not revoked) import, oldest first."""
+        rows = await execute_core(
+            self.session,
+            sa.select(imported_credentials)
+            .where(
+                imported_credentials.c.educator_id == educator_id,
+                imported_credentials.c.recognition_status == RecognitionStatus.RECOGNIZED.value,
+            )
+            .order_by(imported_credentials.c.imported_at, imported_credentials.c.import_id),
+        )
+        return [(_import(row), row.document) for row in rows]
 
     async def recognized_imports(self, educator_id: str) -> list[tuple[str, dict[str, Any]]]:
         """``(equivalent micro-credential id or "", document)`` of each recognised import."""

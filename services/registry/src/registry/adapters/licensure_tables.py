@@ -112,6 +112,11 @@ imported_credentials = Table(
     Column("document", JSONB, nullable=False),
     Column("imported_at", DateTime(timezone=True), nullable=False),
     Column("imported_by", Text, nullable=False),
+    # The issuer's status list, as last read (migration 0008).
+    Column("issuer_status", Text, nullable=True),
+    Column("status_checked_at", DateTime(timezone=True), nullable=True),
+    Column("status_detail", Text, nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index(
         "imported_credentials_once_per_educator",
         "educator_id",

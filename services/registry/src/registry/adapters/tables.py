@@ -135,12 +135,17 @@ credentials = Table(
     Column("suspended_until", DateTime(timezone=True), nullable=True),
     Column("reissued_from", Text, nullable=True),
     Column("superseded_by", Text, nullable=True),
+    # NULL until the proof is added (migration 0009): awards are signed after they commit.
+    Column("signed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("status_list_id", "status_list_index"),
     Index(
         "credentials_one_current_per_enrollment",
         "enrollment_id",
         unique=True,
         postgresql_where=text("status <> 'superseded'"),
+    ),
+    Index(
+        "credentials_awaiting_signature", "recorded_at", postgresql_where=text("signed_at IS NULL")
     ),
 )
 

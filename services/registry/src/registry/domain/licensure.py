@@ -169,6 +169,26 @@ class EdFiCredentialSource:
     namespace: str
     """The state's descriptor namespace (e.g. ``uri://registry.sc.example``)."""
     name: str
+    imported_from: str | None = None
+    """For a credential issued elsewhere that the state recognised: its issuer's id."""
+    external_credential_id: str | None = None
+    """For a recognised import: the credential's id as its issuer issued it."""
+    equivalent_micro_credential_id: str | None = None
+    """For a recognised import: the state micro-credential it counts as, if any."""
+
+
+def _extension(source: EdFiCredentialSource) -> dict[str, Any]:
+    """The registry's own fields (``_ext.mc``): the name, and for a recognised import that it
+    is one, who issued it and what the state counts it as."""
+    extension: dict[str, Any] = {"name": source.name}
+    if source.imported_from is not None:
+        extension |= {
+            "imported": True,
+            "issuer": source.imported_from,
+            "externalCredentialId": source.external_credential_id,
+            "equivalentMicroCredentialId": source.equivalent_micro_credential_id,
+        }
+    return extension
 
 
 def edfi_credential(source: EdFiCredentialSource, state: str) -> dict[str, Any]:
@@ -203,7 +223,7 @@ def edfi_credential(source: EdFiCredentialSource, state: str) -> dict[str, Any]:
                 ),
             },
         },
-        "_ext": {"mc": {"name": source.name}},
+        "_ext": {"mc": _extension(source)},
     }
     if source.expires_on is not None:
         credential["expirationDate"] = source.expires_on.isoformat()

@@ -11,14 +11,22 @@ steps), with this registry's rules on what follows:
    method that would have to be fetched from the network (an HTTPS URL, ``did:web``...) is not
    resolved at import time: the proof is recorded ``unchecked`` and the import waits
    (``pending_verification``), with no credits. A proof that does not verify refuses it.
-3. **Validity**: not yet valid or expired refuses it. The credential's status list is not
-   fetched (no network at import time), so its status is recorded as unknown, never valid.
+3. **Validity and status**: not yet valid or expired refuses it. The issuer's status list
+   (``credentialStatus``, a ``BitstringStatusListEntry``) is fetched and checked
+   (:mod:`registry.service_layer.verification`): revoked or suspended refuses the import; a
+   list that cannot be read or verified is recorded as ``status_unknown`` (never valid) and
+   read again later (the recheck sweep, ``POST /imports/{id}/recheck``).
 4. **Recipient**: the credential must name the importing educator, by their state educator
    id (``identityType: identifier``) or their roster email (``emailAddress``), hashed or not.
 5. **Recognition** (rules as data, ``recognition_rules``): a rule for the issuer and the
    achievement id, else for the issuer and the achievement name (case-insensitive), names the
    equivalent state micro-credential (optional) and the credits granted. A verified credential
    with a rule is ``recognized`` and posts its credits once; without one ``not_recognized``.
+6. **Revocation by the issuer**: when a recheck finds the credential revoked in its issuer's
+   list, the import becomes ``revoked`` (once): its credits are reversed, the stacks it no
+   longer completes are reversed, and it stops counting anywhere (Ed-Fi view, CLR, stacks).
+   A suspension upstream is recorded (``issuer_status``) and reverses nothing: it may be
+   lifted.
 """
 
 from __future__ import annotations
@@ -45,6 +53,20 @@ class RecognitionStatus(StrEnum):
     RECOGNIZED = "recognized"
     NOT_RECOGNIZED = "not_recognized"
     PENDING_VERIFICATION = "pending_verification"
+    REVOKED = "revoked"
+    """Its issuer revoked it after it was imported (it counts for nothing any more)."""
+
+
+class IssuerStatus(StrEnum):
+    """What the issuer's status list says of an imported credential, as last read."""
+
+    VALID = "valid"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    STATUS_UNKNOWN = "status_unknown"
+    """The list could not be read, verified or decoded: never taken as valid."""
+    NONE = "none"
+    """The credential has no status entry (its issuer cannot revoke it)."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ document's ``@context``) are each canonicalized with RDF Dataset Canonicalizatio
 pyld's ``URDNA2015``) to N-Quads and hashed with SHA-256; the signature is Ed25519 over
 ``sha256(proof options) || sha256(document)``, written as multibase base58btc (``z...``).
 Verification recomputes the same bytes and checks the signature with the public key the
-``verificationMethod`` names.
+``verificationMethod`` names. A proof that verified is remembered (bounded LRU, keyed by the
+SHA-256 of the canonical JSON of the document and proof plus the public key: see
+:mod:`registry.domain.proof_cache`), so re-checking the same credential skips the
+canonicalization; a failing proof is always checked in full.
 
 JSON-LD contexts come from pinned local copies only (``registry/standards/contexts``): a
 context that is not pinned is an error, never a network fetch. Canonicalization runs in "safe
@@ -34,6 +37,8 @@ from pyld.documentloader.frozen import (  # type: ignore[import-untyped]
     BUNDLED_CONTEXTS,
     FrozenDocumentLoader,
 )
+
+from registry.domain import proof_cache
 
 PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-rdfc-2022"
@@ -220,11 +225,39 @@ def check_proof_shape(proof: Mapping[str, Any]) -> str:
     return method
 
 
+def _digest(
+    document: Mapping[str, Any], proof: Mapping[str, Any], public_key: Ed25519PublicKey
+) -> bytes | None:
+    if proof_cache.VERIFIED_PROOFS.maxsize <= 0:
+        return None
+    return proof_cache.proof_digest(document, proof, public_key.public_bytes_raw())
+
+
+def verified_before(
+    document: Mapping[str, Any], proof: Mapping[str, Any], public_key: Ed25519PublicKey
+) -> bool:
+    """True when this very proof of this very document (JSON-equal) already verified with
+    ``public_key`` in this process: :func:`verify` would pass without any work."""
+    digest = _digest(document, proof, public_key)
+    return digest is not None and proof_cache.VERIFIED_PROOFS.get(digest) is not None
+
+
 def verify(
     document: Mapping[str, Any], proof: Mapping[str, Any], public_key: Ed25519PublicKey
 ) -> None:
     """Raise :class:`ProofError` unless ``proof`` is a valid signature of ``document`` (with all
     its proofs removed, as for a proof set) by ``public_key``."""
+    digest = _digest(document, proof, public_key)
+    if digest is not None and proof_cache.VERIFIED_PROOFS.get(digest) is not None:
+        return
+    _verify(document, proof, public_key)
+    if digest is not None:
+        proof_cache.VERIFIED_PROOFS.put(digest, True)
+
+
+def _verify(
+    document: Mapping[str, Any], proof: Mapping[str, Any], public_key: Ed25519PublicKey
+) -> None:
     check_proof_shape(proof)
     value = proof.get("proofValue")
     if not isinstance(value, str) or not value.startswith("z"):

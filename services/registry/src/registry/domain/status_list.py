@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import base64
 import gzip
+import zlib
 from enum import StrEnum
 
 MIN_BITS = 131_072
 LIST_BYTES = MIN_BITS // 8
+MAX_DECODED_BYTES = 2 * 1024 * 1024
+"""The largest list :func:`decode` expands (16.7 million entries): a list read from elsewhere
+is a few KiB of GZIP that could otherwise inflate to gigabytes."""
 
 
 class StatusPurpose(StrEnum):
@@ -47,8 +51,20 @@ def encode(bits: bytes) -> str:
     return "u" + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
 
-def decode(encoded: str) -> bytes:
+def decode(encoded: str, max_bytes: int = MAX_DECODED_BYTES) -> bytes:
+    """The bits of an ``encodedList``; :class:`ValueError` when it is not multibase base64url
+    GZIP, or expands to more than ``max_bytes``."""
     if not encoded.startswith("u"):
         raise ValueError("encodedList must be multibase base64url ('u' prefix)")
     body = encoded[1:]
-    return gzip.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # GZIP framing
+    try:
+        bits = inflater.decompress(packed, max_bytes)
+    except zlib.error as exc:
+        raise ValueError(f"encodedList is not GZIP: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise ValueError(f"encodedList expands to more than {max_bytes} bytes")
+    if not inflater.eof:
+        raise ValueError("encodedList is truncated GZIP")
+    return bits

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from registry.domain import proofs, status_list
+from registry.domain import proof_cache, proofs, status_list
 from registry.standards import ob3_achievement_credential_schema
 
 
@@ -136,7 +136,12 @@ def _schema_validator() -> jsonschema.Draft201909Validator:
 
 
 def check_schema(document: Mapping[str, Any]) -> Check:
-    """Against the official 1EdTech AchievementCredential JSON Schema (draft 2019-09)."""
+    """Against the official 1EdTech AchievementCredential JSON Schema (draft 2019-09); the
+    result is memoised by content (:mod:`registry.domain.proof_cache`)."""
+    return proof_cache.schema_result(document, _check_schema)
+
+
+def _check_schema(document: Mapping[str, Any]) -> Check:
     validator = _schema_validator()
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if not errors:
@@ -192,7 +197,8 @@ async def check_proof(document: Mapping[str, Any], resolve_key: KeyResolver) -> 
                     f"the key {method} is controlled by {key.controller}, not by the issuer "
                     f"{issuer_id(document)}"
                 )
-            await asyncio.to_thread(proofs.verify, document, proof, key.public_key)
+            if not proofs.verified_before(document, proof, key.public_key):
+                await asyncio.to_thread(proofs.verify, document, proof, key.public_key)
             methods.append(method)
     except proofs.ProofError as exc:
         return Check("proof", Result.FAILED, str(exc))
@@ -229,7 +235,7 @@ async def _read_bit(
     if not isinstance(subject, Mapping) or subject.get("statusPurpose") != purpose:
         return f"{url} is not a {purpose} status list"
     try:
-        bits = status_list.decode(str(subject.get("encodedList", "")))
+        bits = proof_cache.decoded_list(str(subject.get("encodedList", "")), status_list.decode)
         return status_list.get_bit(bits, index)
     except Exception as exc:  # bad base64, gzip, zlib, range: whatever it is, not readable
         return f"the {purpose} status list cannot be decoded: {exc!r:.200}"

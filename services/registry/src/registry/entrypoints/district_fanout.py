@@ -12,6 +12,10 @@ the same records): identity and status from the lifecycle event, its data under 
 A reissue also writes the superseded credential's state. One credential's events come from one
 educator, so one source partition, in order; the state records of a key are written in that
 order. Delivery is at least once (see :mod:`mc_events.fanout`): readers dedupe by CloudEvent id.
+
+:data:`ROUTER` (registered in the ``mc_events.district_routers`` entry-point group of this
+package) hands the same source topics and :func:`route` to ``mc-events district republish``,
+which rebuilds one district's topics from the beginning of ``registry.credentials``.
 """
 
 from __future__ import annotations
@@ -19,16 +23,23 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from mc_events import district, topics
+from mc_events import district, kafka, topics
 from mc_events.envelope import Envelope, EnvelopeError, parse_record
-from mc_events.fanout import FanOut, FanOutSettings, Outgoing, SourceRecord
+from mc_events.fanout import (
+    FanOut,
+    FanOutSettings,
+    Outgoing,
+    Progress,
+    RepublishResult,
+    SourceRecord,
+)
 from mc_events.service import ServiceRuntime
 
 STATE_TYPE = district.STATE_TYPE
@@ -149,7 +160,33 @@ def kind(topic_name: str) -> str:
     return "state" if topic_name.endswith(district.STATE_SUFFIX) else "awards"
 
 
-def fanout(runtime: ServiceRuntime, source: Sequence[str] = (topics.CREDENTIALS.name,)) -> FanOut:
+SOURCE_TOPICS: tuple[str, ...] = (topics.CREDENTIALS.name,)
+"""What the fan-out reads."""
+
+ROUTER = district.DistrictRouter(source_topics=SOURCE_TOPICS, route=route)
+"""The fan-out's routing, for ``mc-events district republish`` (an entry point)."""
+
+
+async def republish(
+    kafka_settings: kafka.KafkaSettings,
+    district_id: str,
+    *,
+    source_topics: Iterable[str] | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> RepublishResult:
+    """Rebuild ``district_id``'s two topics from the beginning of :data:`SOURCE_TOPICS`."""
+    return await district.republish(
+        kafka_settings,
+        ROUTER,
+        district_id,
+        source_topics=source_topics,
+        dry_run=dry_run,
+        progress=progress,
+    )
+
+
+def fanout(runtime: ServiceRuntime, source: Sequence[str] = SOURCE_TOPICS) -> FanOut:
     settings = runtime.definition.settings
     group = f"{settings.consumer_group or runtime.name}-district-fanout"
     return FanOut(

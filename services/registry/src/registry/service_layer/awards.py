@@ -21,7 +21,7 @@ from registry.domain.status_list import StatusPurpose
 from registry.service_layer import licensure
 from registry.service_layer.catalog import event_id
 from registry.service_layer.errors import NotFound
-from registry.service_layer.signing import Issuance, current_signer
+from registry.service_layer.signing import Issuance
 from registry.service_layer.unit_of_work import UnitOfWork
 
 
@@ -34,8 +34,11 @@ async def record_award(
 ) -> Award | None:
     """Record the credential a passed decision earns, in the caller's transaction; None when
     there is nothing to do (not a pass, or the enrollment already has its credential).
-    The document is signed with the issuer's current key (``issuance``; default: the
-    development key vault). Raises :class:`~registry.domain.awards.AwardError` for a
+    The document is recorded without its proof and signed after this transaction commits (by
+    the ``credential-signer`` worker, or by the first reader of the credential: see
+    :func:`~registry.service_layer.signing.sign_awaiting`), so neither the award nor its
+    ``credential_awarded`` event waits on signing. ``issuance`` gives the validity period.
+    Raises :class:`~registry.domain.awards.AwardError` for a
     decision that can never be awarded."""
     issuance = issuance or Issuance()
     if decision.outcome is not ReviewOutcome.PASSED:
@@ -74,9 +77,7 @@ async def record_award(
         status,
         salt=secrets.token_hex(16),
     )
-    signer = await current_signer(session, issuance, urls, now)
-    document = signer.sign(document, now)
-    if not await repo.add_credential(award, status, document, now, signer.key.key_id):
+    if not await repo.add_credential(award, status, document, now):
         return None
     await add_event(
         session,

@@ -36,6 +36,10 @@ Reversal semantics (documented policy):
   does not count towards completing a stack.
 - A reissued credential is the same award: it completes and posts nothing again, and a later
   revocation of it takes back what was posted under the credential it replaced.
+- A recognised import that its issuer revoked (found by a recheck:
+  :func:`registry.service_layer.portability.recheck_import`) is reversed like a revoked award:
+  the completions it no longer satisfies (:func:`reverse_broken_stacks`) and its credits
+  (posting key ``import-revocation:<import id>``).
 """
 
 from __future__ import annotations
@@ -239,41 +243,15 @@ async def after_revocation(session: AsyncSession, award: Award, now: datetime) -
     after the credential's revoked status is saved (it must no longer count as valid)."""
     repo = LicensureRepository(session)
     await repo.lock_educator(award.educator_id)
-    catalog = CatalogRepository(session)
-    for completion in await repo.standing_completions_with_member(
-        award.educator_id, award.micro_credential_id
-    ):
-        stack = await catalog.get_stack(completion.stack_id, completion.stack_version)
-        assert stack is not None, "a completion names a stack version that exists"
-        held = await repo.valid_credentials(award.educator_id, list(completion.members), now)
-        if stack_rules.satisfying_credentials(stack.definition.rule, completion.members, held):
-            continue  # still complete (another credential of that member, or n of m held)
-        if not await repo.reverse_completion(completion.completion_id, now, award.credential_id):
-            continue
-        await add_event(
-            session,
-            StackCompletionReversed(
-                stack_completion_id=completion.completion_id,
-                stack_id=completion.stack_id,
-                stack_version=completion.stack_version,
-                educator_id=completion.educator_id,
-                district_id=award.district_id,
-                grants=completion.grants,
-                revoked_credential_id=award.credential_id,
-                reversed_at=now,
-            ),
-            event_id=event_id("stack_completion_reversed", completion.completion_id),
-        )
-        await audit.append(
-            session,
-            actor=f"credential:{award.credential_id}",
-            action="stack.completion_reversed",
-            object_type="stack_completion",
-            object_id=completion.completion_id,
-            details={"revoked_credential": award.credential_id},
-            chain=f"educator:{completion.educator_id}",
-            at=now,
-        )
+    await reverse_broken_stacks(
+        session,
+        repo,
+        educator_id=award.educator_id,
+        district_id=award.district_id,
+        micro_credential_id=award.micro_credential_id,
+        credential_id=award.credential_id,
+        now=now,
+    )
     await reverse_credits(
         session,
         repo,
@@ -282,6 +260,58 @@ async def after_revocation(session: AsyncSession, award: Award, now: datetime) -
         reason=CreditPostingReason.REVOCATION,
         now=now,
     )
+
+
+async def reverse_broken_stacks(
+    session: AsyncSession,
+    repo: LicensureRepository,
+    *,
+    educator_id: str,
+    district_id: str,
+    micro_credential_id: str,
+    credential_id: str,
+    now: datetime,
+) -> int:
+    """Reverse (and announce, once each) the educator's standing completions with the member
+    ``micro_credential_id`` that their remaining valid credentials no longer satisfy, now that
+    ``credential_id`` (an award, or a recognised import) no longer counts; how many. The
+    caller holds the educator's lock and has saved the credential's new status."""
+    catalog = CatalogRepository(session)
+    reversed_count = 0
+    for completion in await repo.standing_completions_with_member(educator_id, micro_credential_id):
+        stack = await catalog.get_stack(completion.stack_id, completion.stack_version)
+        assert stack is not None, "a completion names a stack version that exists"
+        held = await repo.valid_credentials(educator_id, list(completion.members), now)
+        if stack_rules.satisfying_credentials(stack.definition.rule, completion.members, held):
+            continue  # still complete (another credential of that member, or n of m held)
+        if not await repo.reverse_completion(completion.completion_id, now, credential_id):
+            continue
+        reversed_count += 1
+        await add_event(
+            session,
+            StackCompletionReversed(
+                stack_completion_id=completion.completion_id,
+                stack_id=completion.stack_id,
+                stack_version=completion.stack_version,
+                educator_id=completion.educator_id,
+                district_id=district_id,
+                grants=completion.grants,
+                revoked_credential_id=credential_id,
+                reversed_at=now,
+            ),
+            event_id=event_id("stack_completion_reversed", completion.completion_id),
+        )
+        await audit.append(
+            session,
+            actor=f"credential:{credential_id}",
+            action="stack.completion_reversed",
+            object_type="stack_completion",
+            object_id=completion.completion_id,
+            details={"revoked_credential": credential_id},
+            chain=f"educator:{completion.educator_id}",
+            at=now,
+        )
+    return reversed_count
 
 
 # -- suspension and reinstatement ------------------------------------------------------------

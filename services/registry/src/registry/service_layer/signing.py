@@ -3,6 +3,7 @@ documents verifiers resolve, and the signed status list credentials."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,6 +109,36 @@ async def current_signer(
     key, kek_id, sealed = found
     private = issuance.vault.unseal(key.key_id, kek_id, sealed)
     return Signer(key=key, private_key=private, verification_method=key_url(urls, key.key_id))
+
+
+async def sign_awaiting(
+    session: AsyncSession,
+    issuance: Issuance,
+    urls: openbadges.PublicUrls,
+    now: datetime,
+    *,
+    limit: int = 20,
+    credential_id: str | None = None,
+    educator_id: str | None = None,
+    wait: bool = False,
+) -> int:
+    """Add the proof to credentials recorded without one (awards are signed after they commit,
+    off the award's path): the oldest ``limit``, or one credential's, or one educator's. Each row
+    is locked while signed, so a credential is signed once whoever gets there first (the
+    ``credential-signer`` worker, or a reader asking for it with ``wait=True``). Returns how many
+    were signed."""
+    repo = AwardsRepository(session)
+    pending = await repo.awaiting_signature(
+        limit, credential_id=credential_id, educator_id=educator_id, wait=wait
+    )
+    if not pending:
+        return 0
+    signer = await current_signer(session, issuance, urls, now)
+    for pending_id, document in pending:
+        # Canonicalization is CPU work: in a thread, so the event loop keeps serving meanwhile.
+        signed = await asyncio.to_thread(signer.sign, document, now)
+        await repo.store_signature(pending_id, signed, signer.key.key_id, now)
+    return len(pending)
 
 
 async def rotate_key(

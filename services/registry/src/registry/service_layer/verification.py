@@ -1,10 +1,18 @@
 """POST /credentials/verify: the domain's checks with this registry's resolvers.
 
-Keys and status lists are resolved the way a verifier with pinned documents does, without
-the network: a verification method or status list under this registry's public URL is read
-from the registry's own records (the same documents its public URLs serve); an Ed25519
+Keys are resolved without the network: a verification method under this registry's public URL
+is read from the registry's own records (the same documents its public URLs serve); an Ed25519
 ``did:key`` resolves by itself; anything else cannot be resolved here, so another issuer's
-HTTP key fails the proof and a foreign status list leaves the status unknown.
+HTTP key fails the proof.
+
+Status lists: one under this registry's public URL is read from its own records (with the
+parallel suspension list). Another issuer's ``statusListCredential`` is fetched over HTTP(S)
+(:class:`~registry.adapters.status_fetch.StatusListFetcher`: bounded time and size, optional
+host allowlist), and only for a credential whose proof verified. The status list credential
+must be issued by the credential's issuer, and its own proof must verify with a key of that
+issuer resolved as above (a ``did:key``, or this registry's keys). A list that cannot be
+fetched, is expired, does not verify or cannot be decoded leaves the status *unknown*, never
+valid. No database transaction is held open while a list is fetched.
 """
 
 from __future__ import annotations
@@ -13,6 +21,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.adapters.status_fetch import StatusListFetcher
 from registry.domain import openbadges, verification
 from registry.service_layer.signing import (
     REVOCATION_PREFIX,
@@ -33,34 +44,145 @@ def suspension_list_for(urls: openbadges.PublicUrls, revocation_url: str) -> str
     return urls.status_list(SUSPENSION_PREFIX + list_id.removeprefix(REVOCATION_PREFIX))
 
 
+def foreign_status_url(document: Mapping[str, Any], urls: openbadges.PublicUrls) -> str | None:
+    """The ``statusListCredential`` of ``document`` when it is not one of this registry's
+    lists (None: no status entry, or one of ours)."""
+    entry = document.get("credentialStatus")
+    if not isinstance(entry, Mapping):
+        return None
+    url = entry.get("statusListCredential")
+    if not isinstance(url, str) or url.startswith(urls.status_list("")):
+        return None
+    return url
+
+
+class KeyResolver:
+    """``did:key`` by itself; this registry's keys from its records: in the caller's open
+    session when it sets :attr:`session`, else in a short transaction of its own (so none stays
+    open across a network fetch)."""
+
+    def __init__(self, uow: UnitOfWork, urls: openbadges.PublicUrls) -> None:
+        self.uow = uow
+        self.urls = urls
+        self.session: AsyncSession | None = None
+
+    async def __call__(self, method: str) -> verification.ResolvedKey | None:
+        if (self_resolving := verification.did_key(method)) is not None:
+            return self_resolving
+        key_id = key_id_of(self.urls, method)
+        if key_id is None:
+            return None
+        if self.session is not None:
+            key = await public_key(self.session, key_id)
+        else:
+            async with self.uow:
+                key = await public_key(self.uow.session, key_id)
+        if key is None:
+            return None
+        return verification.ResolvedKey(public_key=key.public_key, controller=self.urls.issuer)
+
+
+def _listing_in_force(
+    fetch: StatusListFetcher, issuer: str | None, now: datetime, refused: dict[str, str]
+) -> verification.ListFetcher:
+    """``fetch``, with a status list credential of another issuer than the credential's (its
+    proof would prove nothing about this credential), or an expired one, unreadable."""
+
+    async def fetch_in_force(url: str) -> Mapping[str, Any] | None:
+        listing = await fetch(url)
+        if listing is None:
+            refused[url] = fetch.last_failure.get(url, "it cannot be fetched")
+            return None
+        if issuer is None or verification.issuer_id(listing) != issuer:
+            refused[url] = (
+                f"the status list is issued by {verification.issuer_id(listing)!r:.200}, "
+                f"not by the credential's issuer {issuer!r:.200}"
+            )
+            return None
+        until = listing.get("validUntil")
+        if until is not None:
+            check = verification.check_validity({"validFrom": now.isoformat(), **listing}, now)
+            if check.result is not verification.Result.PASSED:
+                refused[url] = f"the status list credential is {check.result.value} ({until})"
+                return None
+        return listing
+
+    return fetch_in_force
+
+
+async def issuer_status(
+    document: Mapping[str, Any],
+    fetch: StatusListFetcher | None,
+    resolve_key: verification.KeyResolver,
+    now: datetime,
+) -> verification.Check:
+    """The ``status`` check of a credential issued elsewhere, from its issuer's status list."""
+    entry = document.get("credentialStatus")
+    if entry is not None and fetch is None:
+        return verification.Check(
+            "status",
+            verification.Result.UNKNOWN,
+            "this registry does not read other issuers' status lists",
+        )
+    refused: dict[str, str] = {}
+    check = await verification.check_status(
+        document,
+        (
+            _listing_in_force(fetch, verification.issuer_id(document), now, refused)
+            if fetch
+            else _nothing
+        ),
+        resolve_key,
+        lambda _url: None,  # another issuer's lists have no parallel list we know of
+    )
+    if check.result is verification.Result.UNKNOWN and refused:
+        reasons = "; ".join(refused.values())
+        return verification.Check("status", check.result, f"{check.detail}: {reasons}")
+    return check
+
+
+async def _nothing(_url: str) -> Mapping[str, Any] | None:
+    return None
+
+
 async def verify(
     uow: UnitOfWork,
     document: Mapping[str, Any],
     urls: openbadges.PublicUrls,
     issuance: Issuance,
     now: datetime,
+    fetch_foreign: StatusListFetcher | None = None,
 ) -> verification.Report:
-    async with uow:
-        session = uow.session
+    resolve_key = KeyResolver(uow, urls)
+    schema = verification.check_schema(document)
+    foreign = foreign_status_url(document, urls)
+    if foreign is None:  # one of ours (or no status): one transaction for keys and lists
+        async with uow:
+            session = resolve_key.session = uow.session
 
-        async def resolve_key(method: str) -> verification.ResolvedKey | None:
-            if (self_resolving := verification.did_key(method)) is not None:
-                return self_resolving
-            key_id = key_id_of(urls, method)
-            key = await public_key(session, key_id) if key_id else None
-            if key is None:
-                return None
-            return verification.ResolvedKey(public_key=key.public_key, controller=urls.issuer)
+            async def fetch(url: str) -> Mapping[str, Any] | None:
+                prefix = urls.status_list("")
+                list_id = url.removeprefix(prefix)
+                if not url.startswith(prefix) or not list_id or "/" in list_id:
+                    return None
+                return await signed_status_list(session, issuance, urls, list_id, now)
 
-        async def fetch(url: str) -> Mapping[str, Any] | None:
-            prefix = urls.status_list("")
-            list_id = url.removeprefix(prefix)
-            if not url.startswith(prefix) or not list_id or "/" in list_id:
-                return None
-            return await signed_status_list(session, issuance, urls, list_id, now)
-
-        report = await verification.verify_credential(
-            document, now, resolve_key, fetch, lambda url: suspension_list_for(urls, url)
+            proof = await verification.check_proof(document, resolve_key)
+            status = await verification.check_status(
+                document, fetch, resolve_key, lambda url: suspension_list_for(urls, url)
+            )
+            await uow.commit()  # the first signing key, if a status list made one
+            resolve_key.session = None
+        return verification.Report(
+            (schema, proof, status, verification.check_validity(document, now))
         )
-        await uow.commit()  # the first signing key, if a status list made one
-    return report
+    proof = await verification.check_proof(document, resolve_key)
+    if proof.result is not verification.Result.PASSED:
+        # Nothing is fetched for a credential whose issuer did not sign it (anyone can post a
+        # document naming any URL).
+        status = verification.Check(
+            "status", verification.Result.UNKNOWN, "not read: the proof does not verify"
+        )
+    else:
+        status = await issuer_status(document, fetch_foreign, resolve_key, now)
+    return verification.Report((schema, proof, status, verification.check_validity(document, now)))

@@ -59,7 +59,12 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     async def get_credential(credential_id: str, uow: Uow) -> JSONResponse:
         async with uow:
+            # Just awarded and not signed yet: sign it now (once, under the row lock).
+            await signing.sign_awaiting(
+                uow.session, ctx.issuance, urls, clock(), credential_id=credential_id, wait=True
+            )
             stored = await AwardsRepository(uow.session).get(credential_id)
+            await uow.commit()
         if stored is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no credential {credential_id}")
         return JSONResponse(stored.document)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
+from registry.adapters.status_fetch import StatusListFetcher
 from registry.domain.awards import CredentialStateError
 from registry.domain.catalog import MembersNotApproved, NotOwner, VersionStillOpen
 from registry.domain.openbadges import PublicUrls
@@ -33,6 +34,8 @@ class ApiContext:
     clock: Clock = utc_now
     issuance: Issuance = field(default_factory=Issuance)
     """Signing keys and validity policy of issued credentials."""
+    status_fetcher: StatusListFetcher | None = None
+    """Reads other issuers' status lists (None: they are not read; their status is unknown)."""
 
 
 def get_uow(request: Request) -> UnitOfWork:

@@ -27,14 +27,16 @@ from registry.adapters.licensure_repository import ImportRecord, LicensureReposi
 from registry.domain import clr, licensure
 from registry.domain.portability import (
     ImportRefused,
+    IssuerStatus,
     ProofStatus,
     RecognitionRule,
     RecognitionStatus,
 )
 from registry.domain.stacks import endorsements
 from registry.entrypoints.api.deps import ApiContext, Uow
-from registry.service_layer import portability
+from registry.service_layer import portability, signing
 from registry.service_layer.catalog import event_id
+from registry.service_layer.errors import NotFound
 
 StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]
 SLUG = r"^[a-z0-9][a-z0-9-]{2,63}$"
@@ -163,6 +165,24 @@ class ImportView(BaseModel):
     equivalent_micro_credential_id: str | None
     credits: Credits | None
     imported_at: datetime
+    issuer_status: IssuerStatus | None = Field(
+        description="The issuer's status list as last read: valid, revoked, suspended, "
+        "status_unknown (it could not be read or verified; never taken as valid) or none (the "
+        "credential has no status entry)."
+    )
+    status_checked_at: datetime | None
+    status_detail: str | None
+    revoked_at: datetime | None = Field(
+        description="When the registry found the credential revoked by its issuer."
+    )
+
+
+class RecheckView(BaseModel):
+    imported: ImportView = Field(serialization_alias="import")
+    changed: bool = Field(description="Whether this recheck changed the import.")
+    revoked_now: bool = Field(description="Whether this recheck found the revocation.")
+    renewal_credits_reversed: Decimal | None
+    stacks_reversed: int
 
 
 def import_view(record: ImportRecord) -> ImportView:
@@ -179,6 +199,10 @@ def import_view(record: ImportRecord) -> ImportView:
         equivalent_micro_credential_id=record.equivalent_micro_credential_id,
         credits=record.credits,
         imported_at=record.imported_at,
+        issuer_status=record.issuer_status,
+        status_checked_at=record.status_checked_at,
+        status_detail=record.status_detail,
+        revoked_at=record.revoked_at,
     )
 
 
@@ -321,33 +345,62 @@ def router(ctx: ApiContext) -> APIRouter:
             repo = LicensureRepository(uow.session)
             rules = await rules_or_503(repo)
             held = await repo.educator_credentials(educator_id, valid_at=now)
+            imported = await repo.recognized_import_records(educator_id)
             completions = await repo.completions_for(educator_id, standing=True)
-        sources = [
-            licensure.EdFiCredentialSource(
-                identifier=c.credential_id,
-                field_code=c.micro_credential_id,
-                credential_type="Certification",
-                issued_on=c.awarded_at.date(),
-                expires_on=c.valid_until.date() if c.valid_until else None,
-                educator_id=educator_id,
-                namespace=namespace,
-                name=c.achievement_name,
-            )
-            for c in held
-        ] + [
-            licensure.EdFiCredentialSource(
-                identifier=event_id("endorsement_eligibility", done.completion_id, grant.code),
-                field_code=grant.code,
-                credential_type="Endorsement",
-                issued_on=done.completed_at.date(),
-                expires_on=None,
-                educator_id=educator_id,
-                namespace=namespace,
-                name=grant.name,
-            )
-            for done in completions
-            for grant in endorsements(done.grants)
-        ]
+        sources = (
+            [
+                licensure.EdFiCredentialSource(
+                    identifier=c.credential_id,
+                    field_code=c.micro_credential_id,
+                    credential_type="Certification",
+                    issued_on=c.awarded_at.date(),
+                    expires_on=c.valid_until.date() if c.valid_until else None,
+                    educator_id=educator_id,
+                    namespace=namespace,
+                    name=c.achievement_name,
+                )
+                for c in held
+            ]
+            + [
+                # Recognised credentials issued elsewhere, marked as imported, with their issuer
+                # and the state micro-credential they count as (an import its issuer revoked is no
+                # longer recognised, so it is not here).
+                licensure.EdFiCredentialSource(
+                    identifier=record.import_id,
+                    field_code=(
+                        record.equivalent_micro_credential_id
+                        or record.external.achievement_id
+                        or record.external.achievement_name
+                    ),
+                    credential_type="Certification",
+                    issued_on=earned.date(),
+                    expires_on=until.date() if until else None,
+                    educator_id=educator_id,
+                    namespace=namespace,
+                    name=record.external.achievement_name,
+                    imported_from=record.external.issuer_id,
+                    external_credential_id=record.external.credential_id,
+                    equivalent_micro_credential_id=record.equivalent_micro_credential_id,
+                )
+                for record, document in imported
+                for earned, until in [portability.validity_window(document, record.imported_at)]
+                if until is None or until > now
+            ]
+            + [
+                licensure.EdFiCredentialSource(
+                    identifier=event_id("endorsement_eligibility", done.completion_id, grant.code),
+                    field_code=grant.code,
+                    credential_type="Endorsement",
+                    issued_on=done.completed_at.date(),
+                    expires_on=None,
+                    educator_id=educator_id,
+                    namespace=namespace,
+                    name=grant.name,
+                )
+                for done in completions
+                for grant in endorsements(done.grants)
+            ]
+        )
         return JSONResponse(
             {
                 "educatorId": educator_id,
@@ -364,6 +417,12 @@ def router(ctx: ApiContext) -> APIRouter:
     async def get_clr(educator_id: EducatorId, uow: Uow, caller: CurrentPrincipal) -> JSONResponse:
         ensure_may_read(caller, educator_id)
         now = clock()
+        async with uow:
+            # Awards not signed yet are signed now: the CLR carries each credential signed.
+            await signing.sign_awaiting(
+                uow.session, ctx.issuance, urls, now, educator_id=educator_id, limit=500, wait=True
+            )
+            await uow.commit()
         async with uow:
             repo = LicensureRepository(uow.session)
             catalog = CatalogRepository(uow.session)
@@ -482,6 +541,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 actor=caller.subject,
                 urls=urls,
                 now=clock(),
+                fetch=ctx.status_fetcher,
             )
         except ImportRefused as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
@@ -497,5 +557,37 @@ def router(ctx: ApiContext) -> APIRouter:
         async with uow:
             records = await LicensureRepository(uow.session).imports_for(educator_id)
         return [import_view(r) for r in records]
+
+    @api.post(
+        "/imports/{import_id}/recheck",
+        summary="Read the issuer's status of an imported credential again (state admin); if "
+        "the issuer revoked it, the import is revoked and its credits and stacks reversed, once",
+        responses={404: {"description": "No such import"}},
+    )
+    async def recheck_import(
+        import_id: Annotated[str, Path(min_length=1, max_length=200)],
+        uow: Uow,
+        caller: StateAdmin,
+    ) -> RecheckView:
+        try:
+            result = await portability.recheck_import(
+                uow,
+                import_id=import_id,
+                fetch=ctx.status_fetcher,
+                urls=urls,
+                actor=caller.subject,
+                now=clock(),
+            )
+        except NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+        return RecheckView(
+            imported=import_view(result.record),
+            changed=result.changed,
+            revoked_now=result.revoked_now,
+            renewal_credits_reversed=(
+                -result.reversal.renewal_credits if result.reversal else None
+            ),
+            stacks_reversed=result.stacks_reversed,
+        )
 
     return api

@@ -23,6 +23,7 @@ from mc_events.auth import CurrentPrincipal, Principal, Role, TokenVerifier
 from registry.adapters.awards_repository import AwardsRepository
 from registry.domain.openbadges import OB_V3_CONTEXT
 from registry.entrypoints.api.deps import ApiContext, Uow
+from registry.service_layer import signing
 
 PREFIX = "/ims/ob/v3p0"
 SCOPE_BASE = "https://purl.imsglobal.org/spec/ob/v3p0/scope"
@@ -180,9 +181,20 @@ def router(ctx: ApiContext) -> APIRouter:
             return refused
         assert caller.educator_id is not None
         async with uow:
+            # Awards not signed yet are signed now: every credential handed out is signed.
+            await signing.sign_awaiting(
+                uow.session,
+                ctx.issuance,
+                ctx.urls,
+                ctx.clock(),
+                educator_id=caller.educator_id,
+                limit=500,
+                wait=True,
+            )
             total, documents = await AwardsRepository(uow.session).educator_documents(
                 caller.educator_id, limit=limit, offset=offset
             )
+            await uow.commit()
         return JSONResponse(
             {"credential": documents},
             headers={

@@ -153,7 +153,9 @@ def router(ctx: ApiContext) -> APIRouter:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, detail="a credential is a JSON object"
             )
-        report = await verification.verify(uow, document, urls, issuance, clock())
+        report = await verification.verify(
+            uow, document, urls, issuance, clock(), ctx.status_fetcher
+        )
         return VerificationView(
             verified=report.verified,
             status=report.outcome.value,
