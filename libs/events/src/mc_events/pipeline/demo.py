@@ -192,7 +192,28 @@ async def demo(args: argparse.Namespace, state: dict[str, Any], run_dir: Path) -
         rules = await driver.call(
             "GET", "registry", "/licensure/rules", headers={}, expect=(200, 503)
         )
+        measures = (await driver.call("GET", "review", "/measures", headers=driver.admin)).json()
     console.print(table)
+    review_table = Table(title="review (review API: /measures)")
+    for col in ("micro-credential", "decisions", "pass rate", "mean attempts to pass"):
+        review_table.add_column(col)
+    for mc in measures["micro_credentials"]:
+        rate = mc["pass_rate"]
+        attempts = mc["attempts_to_pass"]["mean_attempts"]
+        review_table.add_row(
+            mc["micro_credential_id"],
+            str(mc["decisions"]),
+            "-" if rate is None else f"{rate:.0%}",
+            "-" if attempts is None else f"{attempts:.2f}",
+        )
+    console.print(review_table)
+    decided = measures["time_to_decision"]
+    if decided["decisions"]:
+        console.print(
+            f"time to decision (submission to decision, {decided['decisions']} decisions): "
+            f"mean {decided['mean_seconds']:.1f} s, median {decided['median_seconds']:.1f} s, "
+            f"p90 {decided['p90_seconds']:.1f} s"
+        )
     console.print(
         f"driven: {len(journeys)} educators in {elapsed:.0f} s; decisions "
         f"{dict(outcomes)}; credentials {len(awards)}; stipends {len(stipends)} "
@@ -203,6 +224,14 @@ async def demo(args: argparse.Namespace, state: dict[str, Any], run_dir: Path) -
         console.print(f"licensure rules: {rules.json()}")
     if awards:
         console.print(f"a credential: {urls['registry']}/credentials/{awards[0].credential_id}")
+    console.print(
+        "where to look: each service's /metrics (the figures above, live: "
+        + ", ".join(f"{urls[name]}/metrics" for name in sorted(urls))
+        + "); the Grafana dashboards in deploy/grafana/dashboards/ (business.json: awards, "
+        "credits, stipends in dollars, review SLA and pass rates; pipeline-flow.json: events/s, "
+        "outbox, lag, dead letters; service-health.json), provisioned by `docker compose up` at "
+        "http://localhost:3000; `mc-events pipeline status` for the pipeline in a terminal."
+    )
     for failure in failures[:3]:
         console.print(f"[red]{failure}[/red]")
     return 1 if failures else 0
