@@ -67,12 +67,16 @@ schemas: install ## Regenerate the checked-in JSON Schemas and AsyncAPI document
 	@$(VENV)/bin/python -m mc_events.schemas write
 	@$(VENV)/bin/python -m mc_events.asyncapi write
 
-bench: install ## Throughput of the backbone (outbox, relay, consumer) and of the whole pipeline, with raw limits
+bench: install ## Throughput of the backbone (outbox, relay, consumer) and of the whole pipeline, with raw limits; district replay; verification rate
 	@$(VENV)/bin/python bench/backbone.py
 	@$(VENV)/bin/python bench/pipeline.py $(BENCH_ARGS)
+	@$(VENV)/bin/python bench/replay.py $(REPLAY_ARGS)
+	@$(VENV)/bin/python bench/verify.py $(VERIFY_ARGS)
 
 .PHONY: chaos demo
 BENCH_ARGS ?=
+REPLAY_ARGS ?=
+VERIFY_ARGS ?=
 CHAOS_ARGS ?=
 DEMO_ARGS ?=
 

@@ -12,8 +12,13 @@ on the way). Reports, from one run:
 
 - sustained awards per second end to end (the highest step the pipeline kept up with: at least
   90 % of the offered rate and p99 under 2 s) and the burst throughput (all at once);
-- p50 / p99 / max latency at a fixed moderate rate;
-- CPU seconds and peak memory (PSS) per process (services, broker, PostgreSQL with its backends);
+- the backfill rate: decisions piled up while the registry and compensation were down, then
+  both restarted; how fast the backlog drains to the payments stream (the real peak load:
+  replays, backfills and recoveries, not live scoring);
+- p50 / p99 / max latency at a fixed moderate rate, and what the offered 50/s and 100/s steps
+  do to it;
+- CPU seconds and peak memory (PSS) per process (services, broker, PostgreSQL with its backends),
+  and CPU milliseconds per award for each (where the cores go);
 - raw limits measured in the same run: PostgreSQL single-row commits per second (1 and 8
   clients) and broker produce / consume rates, with our figures as ratios of them.
 
@@ -96,6 +101,14 @@ class Sampler:
         self._sample()
         self._thread.start()
 
+    def follow(self, pids: dict[str, int]) -> None:
+        """Processes restarted under the same names: sample the new ones from now on, with
+        their CPU counted from their start (what the killed ones used stays counted)."""
+        for name, pid in pids.items():
+            if name in self.groups and self.groups[name].pid != pid:
+                self.groups[name] = psutil.Process(pid)
+                self.cpu_first[(name, pid)] = 0.0
+
     def stop(self) -> dict[str, dict[str, float]]:
         self._stop.set()
         self._thread.join()
@@ -169,6 +182,15 @@ async def stage(driver: Driver, world: World, educators: int, concurrency: int) 
     return staged
 
 
+def stipend_seen(watcher: StreamWatcher, job: Staged) -> float | None:
+    """When the reader first saw the stipend of ``job``'s award (monotonic), or None."""
+    awards = watcher.index.awards.get(job.journey.enrollment_id or "")
+    if not awards:
+        return None
+    stipends = watcher.index.stipends.get(awards[0].credential_id)
+    return watcher.index.seen_at(stipends[0]) if stipends else None
+
+
 async def run_step(
     driver: Driver, watcher: StreamWatcher, step: Step, jobs: list[Staged], settle: float
 ) -> None:
@@ -190,26 +212,72 @@ async def run_step(
     last_decision = max(j.decided_at or started for j in jobs)
     step.decisions_per_s = len(jobs) / max(last_decision - started, 1e-3)
 
-    def stipend_seen(job: Staged) -> float | None:
-        awards = watcher.index.awards.get(job.journey.enrollment_id or "")
-        if not awards:
-            return None
-        stipends = watcher.index.stipends.get(awards[0].credential_id)
-        return watcher.index.seen_at(stipends[0]) if stipends else None
-
     try:
         await watcher.wait_for(
-            lambda _ix: all(stipend_seen(j) is not None for j in jobs), settle, step.label
+            lambda _ix: all(stipend_seen(watcher, j) is not None for j in jobs), settle, step.label
         )
     except TimeoutError:
         print(f"  {step.label}: not every stipend arrived within {settle:.0f} s", flush=True)
-    arrivals = [(j, seen) for j in jobs if (seen := stipend_seen(j)) is not None]
+    arrivals = [(j, seen) for j in jobs if (seen := stipend_seen(watcher, j)) is not None]
     step.completed = len(arrivals)
     step.latencies_ms = [
         (seen - (job.decided_at or seen)) * 1000 for job, seen in arrivals if job.decided_at
     ]
     if arrivals:
         step.awards_per_s = len(arrivals) / max(max(s for _, s in arrivals) - started, 1e-3)
+
+
+async def run_drain(
+    cluster: Cluster,
+    driver: Driver,
+    watcher: StreamWatcher,
+    step: Step,
+    jobs: list[Staged],
+    settle: float,
+    sampler: Sampler,
+) -> None:
+    """Backfill: stop the registry and compensation, post every decision, restart them and
+    time the backlog's way to the payments stream (first to last stipend)."""
+    for name in ("registry", "compensation"):
+        cluster.kill(name)
+    gate = asyncio.Semaphore(16)
+
+    async def decide(job: Staged) -> None:
+        async with gate:
+            await driver.score(job.journey, job.assignment_id, job.assessor_id, RUBRIC_PASS)
+            job.decided_at = time.monotonic()
+
+    started = time.monotonic()
+    await asyncio.gather(*(decide(job) for job in jobs))
+    step.decisions_per_s = len(jobs) / max(time.monotonic() - started, 1e-3)
+    await asyncio.sleep(2.0)  # let review's relay put the last decisions on the stream
+    restarted = time.monotonic()
+    await asyncio.to_thread(cluster.restart_dead)
+    sampler.follow(cluster.pids())
+    await asyncio.to_thread(cluster.wait_ready, 120.0)
+
+    try:
+        await watcher.wait_for(
+            lambda _ix: all(stipend_seen(watcher, j) is not None for j in jobs), settle, step.label
+        )
+    except TimeoutError:
+        print(f"  {step.label}: not every stipend arrived within {settle:.0f} s", flush=True)
+    seen = sorted(s for j in jobs if (s := stipend_seen(watcher, j)) is not None)
+    step.completed = len(seen)
+    # From the registry's first award (it is consuming again) to the last stipend: the
+    # drain, without the processes' start-up.
+    first_award = min(
+        (
+            at
+            for j in jobs
+            for award in watcher.index.awards.get(j.journey.enrollment_id or "", [])[:1]
+            if (at := watcher.index.seen_at(award)) is not None
+        ),
+        default=None,
+    )
+    if seen and first_award is not None:
+        step.awards_per_s = len(seen) / max(seen[-1] - first_award, 1e-3)
+    step.latencies_ms = [(s - restarted) * 1000 for s in seen]
 
 
 # -- raw limits, same machine, same run --------------------------------------------------------
@@ -282,10 +350,12 @@ async def measure(cluster: Cluster, scale: float) -> dict[str, Any]:
     assert cluster.issuer is not None
     moderate = Step("latency at a fixed moderate rate", 4.0, max(10, int(80 * scale)))
     steps = [
-        Step(f"step {rate:g}/s", rate, max(5, int(rate * 8 * scale))) for rate in (2, 5, 10, 20)
+        Step(f"step {rate:g}/s", rate, max(5, int(rate * seconds * scale)))
+        for rate, seconds in ((2, 8), (5, 8), (10, 8), (20, 8), (50, 4), (100, 3))
     ]
     burst = Step("burst (all at once)", None, max(20, int(200 * scale)))
-    everything = [moderate, *steps, burst]
+    drain = Step("backfill (backlog after a restart)", None, max(20, int(400 * scale)))
+    everything = [moderate, *steps, burst, drain]
     total = sum(s.count for s in everything)
     settings = kafka.KafkaSettings(
         bootstrap_servers=cluster.infra.kafka_bootstrap,
@@ -300,13 +370,21 @@ async def measure(cluster: Cluster, scale: float) -> dict[str, Any]:
         async with StreamWatcher(settings) as watcher:
             staged = await stage(driver, world, total, concurrency=16)
             print(f"staged {len(staged)} submissions in {time.monotonic() - t:.0f} s", flush=True)
+            idle = Sampler(cluster.pids())
+            idle.start()
+            await asyncio.sleep(10.0)
+            idle_cores = {n: round(p["cpu_seconds"] / 10.0, 3) for n, p in idle.stop().items()}
+            print(f"idle CPU (cores busy): {json.dumps(idle_cores)}", flush=True)
             sampler = Sampler(cluster.pids())
             sampler.start()
             offset = 0
             for step in everything:
                 jobs = staged[offset : offset + step.count]
                 offset += step.count
-                await run_step(driver, watcher, step, jobs, settle=120)
+                if step is drain:
+                    await run_drain(cluster, driver, watcher, step, jobs, 300, sampler)
+                else:
+                    await run_step(driver, watcher, step, jobs, settle=180)
                 print(f"  {json.dumps(step.summary())}", flush=True)
             processes = sampler.stop()
     limits = await raw_limits(cluster)
@@ -319,6 +397,10 @@ async def measure(cluster: Cluster, scale: float) -> dict[str, Any]:
         and (s.percentile(0.99) or math.inf) < 2000
     ]
     sustained = max((s.awards_per_s for s in kept_up), default=0.0)
+    awards = sum(s.completed for s in everything)
+    for p in processes.values():
+        p["cpu_ms_per_award"] = round(1000 * p["cpu_seconds"] / max(awards, 1), 1)
+    at_100 = steps[-1]
     return {
         "when": datetime.now(UTC).isoformat(),
         "machine": {
@@ -330,9 +412,13 @@ async def measure(cluster: Cluster, scale: float) -> dict[str, Any]:
         "path": "assessor decision (score answered) -> StipendApproved on compensation.payments",
         "sustained_awards_per_s": round(sustained, 2),
         "burst_awards_per_s": round(burst.awards_per_s, 2),
+        "backfill_awards_per_s": round(drain.awards_per_s, 2),
+        "awards_measured": awards,
         "latency_at_moderate_rate": moderate.summary(),
+        "latency_at_100_offered": at_100.summary(),
         "steps": [s.summary() for s in everything],
         "processes": processes,
+        "idle_cores_busy": idle_cores,
         "raw_limits": limits,
         "ratios": {
             "sustained_awards_per_pg_commit_1_client": _ratio(
@@ -354,6 +440,7 @@ def _ratio(a: float, b: float) -> float | None:
 
 def markdown(report: dict[str, Any]) -> str:
     lat = report["latency_at_moderate_rate"]
+    hi = report["latency_at_100_offered"]
     lines = [
         "# Pipeline benchmark",
         "",
@@ -363,8 +450,12 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"- **sustained end-to-end awards/s: {report['sustained_awards_per_s']}**; "
         f"burst: {report['burst_awards_per_s']}",
+        f"- backfill (backlog drained after the registry and compensation restart): "
+        f"**{report['backfill_awards_per_s']} awards/s**",
         f"- latency at {lat['offered_per_s']}/s ({lat['completed']} awards): p50 "
         f"{lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms",
+        f"- at 100/s offered (decisions actually posted at {hi['decisions_per_s']}/s): p99 "
+        f"{hi['p99_ms']} ms",
         "",
         "| step | offered/s | awards | decisions/s | awards/s | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|---|---|",
@@ -377,13 +468,26 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "CPU seconds and peak memory (PSS, with children) per process, over the measured steps:",
+        f"CPU seconds, CPU per award ({report['awards_measured']} awards) and peak memory (PSS, "
+        "with children) per process, over the measured steps:",
         "",
-        "| process | CPU s | peak PSS MiB |",
-        "|---|---|---|",
+        "| process | CPU s | CPU ms per award | peak PSS MiB |",
+        "|---|---|---|---|",
     ]
     for name, p in sorted(report["processes"].items()):
-        lines.append(f"| {name} | {p['cpu_seconds']} | {p['peak_pss_mib']:.0f} |")
+        lines.append(
+            f"| {name} | {p['cpu_seconds']} | {p['cpu_ms_per_award']} | {p['peak_pss_mib']:.0f} |"
+        )
+    lines += [
+        "",
+        "Idle CPU before the steps (cores busy with nothing to do: the embedded broker does not "
+        "hold a fetch until data arrives, so every consumer's poll is answered after "
+        "`fetch_max_wait_ms`; Apache Kafka holds it):",
+        "",
+        "| process | cores busy when idle |",
+        "|---|---|",
+    ]
+    lines += [f"| {n} | {v} |" for n, v in sorted(report["idle_cores_busy"].items())]
     lines += ["", "| raw limit (same run) | per s |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in report["raw_limits"].items()]
     lines += ["", "| ratio | value |", "|---|---|"]
