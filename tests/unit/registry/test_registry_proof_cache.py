@@ -36,7 +36,7 @@ INDEX = 42
 def fresh_memos():
     proof_cache.configure(proof_cache.DEFAULT_SIZE)
     yield
-    proof_cache.configure(proof_cache.configured_size())
+    proof_cache.configure(proof_cache.DEFAULT_SIZE)
 
 
 def credential(educator: str = "SC-123456") -> dict:

@@ -9,6 +9,7 @@ from mc_events.service import ServiceDefinition
 from registry.adapters.signing_keys import KeyVault
 from registry.adapters.status_fetch import StatusListFetcher
 from registry.config import Settings
+from registry.domain import proof_cache
 from registry.domain.openbadges import PublicUrls
 from registry.entrypoints import (
     business_metrics,
@@ -30,6 +31,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def build(settings: Settings | None = None, *, clock: Clock = utc_now) -> ServiceDefinition:
     """The registry service; tests pass their own ``clock``."""
     settings = settings or Settings()
+    proof_cache.configure(settings.proof_cache_size)
     urls = PublicUrls(
         registry=settings.public_base_url,
         evidence=settings.evidence_base_url,

@@ -29,6 +29,8 @@ class Settings(ServiceSettings):
     """How often ``serve`` signs the credentials awards recorded without a proof."""
     signing_batch: int = Field(default=20, ge=1, le=500)
     """Credentials signed per transaction by the signer worker."""
+    proof_cache_size: int = Field(default=65_536, ge=0)
+    """Verified proofs and schema results remembered per process (0: off)."""
     suspension_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     """How often ``serve`` lifts suspensions whose planned end (``until``) has passed."""
     status_fetch_allowed_hosts: str = ""

@@ -21,15 +21,15 @@ is read from its source on every verification, and only its decoding is memoised
 ``encodedList`` itself, so a revocation (a new ``encodedList``) is seen by the very next
 verification. Key resolution also runs every time.
 
-``REGISTRY_PROOF_CACHE_SIZE`` (default 65,536; 0 turns the memos off) bounds the proof and
-schema memos: about 200 bytes per proof entry, a few hundred per schema entry.
+``REGISTRY_PROOF_CACHE_SIZE`` (the registry's settings, applied by :func:`configure` when the
+service is built; default 65,536; 0 turns the memos off) bounds the proof and schema memos:
+about 200 bytes per proof entry, a few hundred per schema entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -41,14 +41,6 @@ LIST_MEMO_SIZE = 64
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-
-def configured_size() -> int:
-    raw = os.environ.get("REGISTRY_PROOF_CACHE_SIZE", "")
-    try:
-        return max(0, int(raw)) if raw.strip() else DEFAULT_SIZE
-    except ValueError:
-        return DEFAULT_SIZE
 
 
 def canonical_json(value: Any) -> bytes | None:
@@ -99,11 +91,11 @@ class Lru(Generic[K, V]):
         return len(self._items)
 
 
-VERIFIED_PROOFS: Lru[bytes, bool] = Lru(configured_size())
+VERIFIED_PROOFS: Lru[bytes, bool] = Lru(DEFAULT_SIZE)
 """Digests of (document, proof, public key) whose proof verified."""
-SCHEMA_RESULTS: Lru[bytes, Any] = Lru(configured_size())
+SCHEMA_RESULTS: Lru[bytes, Any] = Lru(DEFAULT_SIZE)
 """Digest of a document -> its JSON Schema check."""
-DECODED_LISTS: Lru[str, bytes] = Lru(LIST_MEMO_SIZE if configured_size() else 0)
+DECODED_LISTS: Lru[str, bytes] = Lru(LIST_MEMO_SIZE)
 """``encodedList`` -> its bits."""
 
 

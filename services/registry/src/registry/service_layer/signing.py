@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mc_events import audit
@@ -33,6 +34,11 @@ class Issuance:
     _status_cache: dict[tuple[str, str, str], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    public_keys: dict[str, Ed25519PublicKey] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """This registry's public keys by key id, as read: a key id never changes its key (rotation
+    adds keys, and every key stays resolvable), so verification reads each one once."""
 
 
 def key_url(urls: openbadges.PublicUrls, key_id: str) -> str:

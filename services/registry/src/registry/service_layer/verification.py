@@ -61,10 +61,13 @@ class KeyResolver:
     session when it sets :attr:`session`, else in a short transaction of its own (so none stays
     open across a network fetch)."""
 
-    def __init__(self, uow: UnitOfWork, urls: openbadges.PublicUrls) -> None:
+    def __init__(
+        self, uow: UnitOfWork, urls: openbadges.PublicUrls, issuance: Issuance | None = None
+    ) -> None:
         self.uow = uow
         self.urls = urls
         self.session: AsyncSession | None = None
+        self.known = issuance.public_keys if issuance is not None else {}
 
     async def __call__(self, method: str) -> verification.ResolvedKey | None:
         if (self_resolving := verification.did_key(method)) is not None:
@@ -72,14 +75,17 @@ class KeyResolver:
         key_id = key_id_of(self.urls, method)
         if key_id is None:
             return None
-        if self.session is not None:
-            key = await public_key(self.session, key_id)
-        else:
-            async with self.uow:
-                key = await public_key(self.uow.session, key_id)
-        if key is None:
-            return None
-        return verification.ResolvedKey(public_key=key.public_key, controller=self.urls.issuer)
+        found = self.known.get(key_id)
+        if found is None:
+            if self.session is not None:
+                key = await public_key(self.session, key_id)
+            else:
+                async with self.uow:
+                    key = await public_key(self.uow.session, key_id)
+            if key is None:
+                return None  # not remembered: a key made later under this id must resolve
+            found = self.known[key_id] = key.public_key
+        return verification.ResolvedKey(public_key=found, controller=self.urls.issuer)
 
 
 def _listing_in_force(
@@ -153,7 +159,7 @@ async def verify(
     now: datetime,
     fetch_foreign: StatusListFetcher | None = None,
 ) -> verification.Report:
-    resolve_key = KeyResolver(uow, urls)
+    resolve_key = KeyResolver(uow, urls, issuance)
     schema = verification.check_schema(document)
     foreign = foreign_status_url(document, urls)
     if foreign is None:  # one of ours (or no status): one transaction for keys and lists
