@@ -27,12 +27,14 @@ from mc_events import db_gauges
 from mc_events.service import ServiceRuntime, Worker
 
 NAME = "compensation"
-REFRESH_SECONDS = 60.0
+REFRESH_SECONDS = 60
 STATES = ("approved", "clawed_back", "paid", "held")
 
 
 def _dollars(cents: sa.ColumnElement[int]) -> sa.ColumnElement[Any]:
-    return sa.func.coalesce(cents, 0) / sa.literal(100.0)
+    """Cents as exact dollars, in the database (numeric division: no float on the way; the
+    gauge library converts the result for Prometheus)."""
+    return sa.cast(sa.func.coalesce(cents, 0), sa.Numeric(20, 2)).op("/")(100)
 
 
 def stipends_query() -> sa.CompoundSelect[Any]:
@@ -78,5 +80,5 @@ async def refresh(runtime: ServiceRuntime) -> db_gauges.DbGauges:
     return await db_gauges.refresh(runtime, NAME, define)
 
 
-def worker(interval_seconds: float = REFRESH_SECONDS) -> Worker:
+def worker(interval_seconds: int = REFRESH_SECONDS) -> Worker:
     return db_gauges.worker(NAME, define, interval_seconds)
