@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,13 +45,51 @@ class CredentialRef:
         return f"{Basis.CREDENTIAL}:{self.credential_id}"
 
 
-async def _newer_than_current(
-    session: AsyncSession, credential: CredentialRef, at: datetime
-) -> bool:
-    current = await lanes_repo.get_status(session, credential.credential_id, lock=True)
-    if current is None:
-        return True
-    return bool(current.status != "revoked" and current.changed_at < at)
+def _newer_than(current: Any, at: datetime) -> bool:
+    """Whether a change stamped ``at`` follows the status we have (a revocation is final)."""
+    return current is None or (current.status != "revoked" and current.changed_at < at)
+
+
+async def _set_status(
+    session: AsyncSession,
+    credential: CredentialRef,
+    status: str,
+    *,
+    at: datetime,
+    reason: str,
+    now: datetime,
+) -> None:
+    await lanes_repo.set_status(
+        session,
+        credential_id=credential.credential_id,
+        educator_id=credential.educator_id,
+        district_id=credential.district_id,
+        status=status,
+        changed_at=at,
+        reason=reason,
+        at=now,
+    )
+
+
+async def _audit(
+    session: AsyncSession,
+    credential: CredentialRef,
+    *,
+    actor: str,
+    action: str,
+    details: dict[str, object],
+    now: datetime,
+) -> None:
+    await audit.append(
+        session,
+        actor=f"{actor}:{credential.credential_id}",
+        action=action,
+        object_type="credential",
+        object_id=credential.credential_id,
+        details=details,
+        chain=f"educator:{credential.educator_id}",
+        at=now,
+    )
 
 
 async def suspend(
@@ -59,29 +98,19 @@ async def suspend(
     """Hold the credential's unexported stipends. Returns the entry ids held now (empty for a
     stale or repeated suspension)."""
     await repo.lock_award(session, credential.award_key)
-    if not await _newer_than_current(session, credential, at):
+    current = await lanes_repo.get_status(session, credential.credential_id, lock=True)
+    if not _newer_than(current, at):
         return []
     now = clock()
-    await lanes_repo.set_status(
-        session,
-        credential_id=credential.credential_id,
-        educator_id=credential.educator_id,
-        district_id=credential.district_id,
-        status="suspended",
-        changed_at=at,
-        reason=reason,
-        at=now,
-    )
+    await _set_status(session, credential, "suspended", at=at, reason=reason, now=now)
     held = await lanes_repo.held_entries_of_credential(session, credential.credential_id)
-    await audit.append(
+    await _audit(
         session,
-        actor=f"suspension:{credential.credential_id}",
+        credential,
+        actor="suspension",
         action="stipend.held",
-        object_type="credential",
-        object_id=credential.credential_id,
         details={"held_entry_ids": held, "reason": reason},
-        chain=f"educator:{credential.educator_id}",
-        at=now,
+        now=now,
     )
     return held
 
@@ -92,34 +121,24 @@ async def reinstate(
     """Release the credential's held stipends. Returns the entry ids released now."""
     await repo.lock_award(session, credential.award_key)
     current = await lanes_repo.get_status(session, credential.credential_id, lock=True)
-    if not await _newer_than_current(session, credential, at):
+    if not _newer_than(current, at):
         return []
+    was_suspended = current is not None and current.status == "suspended"
     released = (
         await lanes_repo.held_entries_of_credential(session, credential.credential_id)
-        if current is not None and current.status == "suspended"
+        if was_suspended
         else []
     )
     now = clock()
-    await lanes_repo.set_status(
-        session,
-        credential_id=credential.credential_id,
-        educator_id=credential.educator_id,
-        district_id=credential.district_id,
-        status="reinstated",
-        changed_at=at,
-        reason=reason,
-        at=now,
-    )
-    if current is not None and current.status == "suspended":
-        await audit.append(
+    await _set_status(session, credential, "reinstated", at=at, reason=reason, now=now)
+    if was_suspended:
+        await _audit(
             session,
-            actor=f"reinstatement:{credential.credential_id}",
+            credential,
+            actor="reinstatement",
             action="stipend.released",
-            object_type="credential",
-            object_id=credential.credential_id,
             details={"released_entry_ids": released, "reason": reason},
-            chain=f"educator:{credential.educator_id}",
-            at=now,
+            now=now,
         )
     return released
 
@@ -133,13 +152,4 @@ async def mark_revoked(
     current = await lanes_repo.get_status(session, credential.credential_id, lock=True)
     if current is not None and current.status == "revoked":
         return
-    await lanes_repo.set_status(
-        session,
-        credential_id=credential.credential_id,
-        educator_id=credential.educator_id,
-        district_id=credential.district_id,
-        status="revoked",
-        changed_at=at,
-        reason=reason,
-        at=clock(),
-    )
+    await _set_status(session, credential, "revoked", at=at, reason=reason, now=clock())

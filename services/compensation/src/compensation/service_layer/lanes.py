@@ -29,7 +29,8 @@ from compensation.domain.lanes import (
     lane_rules_in_force,
 )
 from compensation.domain.rules import Basis
-from compensation.service_layer.errors import Conflict, Forbidden, NotFound
+from compensation.service_layer.errors import Conflict, NotFound
+from compensation.service_layer.rules import ensure_publishable, rule_chain
 from mc_events import audit
 from mc_events.contracts.compensation import SalaryLaneChanged, SalaryLaneChangeReason
 from mc_events.outbox import add_event
@@ -55,21 +56,9 @@ async def publish_lane_rule(
     at: datetime,
 ) -> SalaryLaneRule:
     """Store ``rule`` as the next version of its rule id (the given version is ignored)."""
-    if acting_for_district is not None and rule.district_id != acting_for_district:
-        raise Forbidden("a district admin publishes rules of their own district only")
     existing = await lanes_repo.lane_rule_versions(session, rule.rule_id)
     latest = existing[-1] if existing else None
-    if latest is not None and (latest.state, latest.district_id) != (rule.state, rule.district_id):
-        raise Conflict(
-            f"rule {rule.rule_id} belongs to {latest.state}/{latest.district_id or '*'}; "
-            "a new version cannot change its state or district"
-        )
-    if rule.district_id is not None:
-        state = await repo.district_state(session, rule.district_id)
-        if state is None:
-            raise NotFound(f"district {rule.district_id} is not registered")
-        if state != rule.state:
-            raise Conflict(f"district {rule.district_id} is in {state}, not {rule.state}")
+    await ensure_publishable(session, rule, latest, acting_for_district)
     versioned = replace(rule, version=(latest.version + 1) if latest else 1)
     if not await lanes_repo.insert_lane_rule(session, versioned, created_by=published_by, at=at):
         raise Conflict(f"version {versioned.version} of {rule.rule_id} was published concurrently")
@@ -80,9 +69,7 @@ async def publish_lane_rule(
         object_type="salary_lane_rule",
         object_id=f"{versioned.rule_id}@v{versioned.version}",
         details={"lane": versioned.lane, "rank": versioned.rank, "state": versioned.state},
-        chain=f"district:{versioned.district_id}"
-        if versioned.district_id
-        else f"state:{versioned.state}",
+        chain=rule_chain(versioned),
         at=at,
     )
     return versioned
