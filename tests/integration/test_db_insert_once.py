@@ -6,7 +6,7 @@ import asyncio
 
 import sqlalchemy as sa
 
-from mc_events.db import insert_once
+from mc_events.db import insert_once, statements_run
 
 metadata = sa.MetaData()
 grants = sa.Table(
@@ -55,3 +55,18 @@ async def test_concurrent_writers_of_one_key_see_exactly_one_winner(db) -> None:
     async with db.sessions() as session:
         count = (await session.execute(sa.select(sa.func.count()).select_from(grants))).scalar()
     assert count == 1
+
+
+async def test_statements_run_lists_each_round_trip_while_inside_and_nothing_after(db) -> None:
+    await _schema(db)
+    with statements_run(db.engine) as seen:
+        async with db.sessions() as session, session.begin():
+            await insert_once(session, grants, {"grant_id": "g-2", "amount": 1})
+            await session.execute(sa.select(grants.c.amount))
+    inserts = [s for s in seen if s.startswith("INSERT INTO insert_once_grants")]
+    selects = [s for s in seen if s.startswith("SELECT insert_once_grants.amount")]
+    assert (len(inserts), len(selects)) == (1, 1)
+    count = len(seen)
+    async with db.sessions() as session:
+        await session.execute(sa.select(grants.c.amount))
+    assert len(seen) == count

@@ -5,11 +5,12 @@ Repositories query; the unit of work commits. Nothing here connects at import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Table
+from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import (
@@ -107,3 +108,19 @@ async def insert_once(
         session, pg_insert(table).values(**values).on_conflict_do_nothing().returning(*key)
     )
     return result.first() is not None
+
+
+@contextmanager
+def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` sends while inside, in order (an ``executemany`` counts
+    once): what benchmarks and tests count round trips with."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
