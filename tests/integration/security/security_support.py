@@ -402,6 +402,7 @@ PUBLIC: dict[str, dict[RouteKey, str]] = {
         ("GET", "/status/{list_id}"): "/status/sec-nobody",
         ("GET", "/issuer/keys/{key_id}"): "/issuer/keys/sec-nobody",
         ("POST", "/credentials/verify"): "/credentials/verify",
+        ("POST", "/credentials/verify/batch"): "/credentials/verify/batch",
         ("GET", "/licensure/rules"): "/licensure/rules",
         ("GET", "/licensure/recognition-rules"): "/licensure/recognition-rules",
         ("GET", "/ims/ob/v3p0/discovery"): "/ims/ob/v3p0/discovery",

@@ -104,6 +104,10 @@ ListFetcher = Callable[[str], Awaitable[Mapping[str, Any] | None]]
 SuspensionListFor = Callable[[str], str | None]
 """A revocation list URL -> the URL of its parallel suspension list (this issuer's scheme),
 or None when there is none."""
+BitReader = Callable[[str, int, str], Awaitable[bool | str]]
+"""(list URL, index, purpose) -> the bit, or why it cannot be known: a status list read
+straight from the records of the issuer that keeps it (the verifier *is* that issuer, so
+there is no list credential to fetch and check)."""
 
 
 def did_key(method: str) -> ResolvedKey | None:
@@ -184,7 +188,6 @@ async def check_proof(document: Mapping[str, Any], resolve_key: KeyResolver) -> 
     """Every proof verifies with a key the issuer controls. Canonicalization runs in a worker
     thread, so a verification does not stall the event loop."""
     try:
-        check_processable(document)
         items = proofs.proofs_of(document)
         methods = []
         for proof in items:
@@ -198,6 +201,7 @@ async def check_proof(document: Mapping[str, Any], resolve_key: KeyResolver) -> 
                     f"{issuer_id(document)}"
                 )
             if not proofs.verified_before(document, proof, key.public_key):
+                check_processable(document)  # before canonicalization (a memo hit needs none)
                 await asyncio.to_thread(proofs.verify, document, proof, key.public_key)
             methods.append(method)
     except proofs.ProofError as exc:
@@ -246,7 +250,11 @@ async def check_status(
     fetch: ListFetcher,
     resolve_key: KeyResolver,
     suspension_list_for: SuspensionListFor,
+    read_bit: BitReader | None = None,
 ) -> Check:
+    """The credential's ``credentialStatus``: the bit of each list (and of the parallel
+    suspension list of a revocation list), read with ``read_bit`` when given, else from the
+    fetched, verified status list credential."""
     entry = document.get("credentialStatus")
     if entry is None:
         return Check("status", Result.PASSED, "the credential declares no status")
@@ -268,7 +276,11 @@ async def check_status(
     if purpose == "revocation" and (parallel := suspension_list_for(url)) is not None:
         lists.append(("suspension", parallel))
     for list_purpose, list_url in lists:
-        bit = await _read_bit(list_url, index, list_purpose, fetch, resolve_key)
+        bit = (
+            await read_bit(list_url, index, list_purpose)
+            if read_bit is not None
+            else await _read_bit(list_url, index, list_purpose, fetch, resolve_key)
+        )
         if isinstance(bit, str):
             return Check("status", Result.UNKNOWN, bit)
         if bit:

@@ -6,7 +6,9 @@ is read from the registry's own records (the same documents its public URLs serv
 HTTP key fails the proof.
 
 Status lists: one under this registry's public URL is read from its own records (with the
-parallel suspension list). Another issuer's ``statusListCredential`` is fetched over HTTP(S)
+parallel suspension list): the one byte holding the credential's bit in each list, both in one
+statement, on every verification (a revocation shows on the very next one). Another issuer's
+``statusListCredential`` is fetched over HTTP(S)
 (:class:`~registry.adapters.status_fetch.StatusListFetcher`: bounded time and size, optional
 host allowlist), and only for a credential whose proof verified. The status list credential
 must be issued by the credential's issuer, and its own proof must verify with a key of that
@@ -17,21 +19,22 @@ valid. No database transaction is held open while a list is fetched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.adapters.status_bits import ListByte, status_list_bytes
 from registry.adapters.status_fetch import StatusListFetcher
-from registry.domain import openbadges, verification
+from registry.domain import openbadges, status_list, verification
 from registry.service_layer.signing import (
     REVOCATION_PREFIX,
+    SUSPENSION,
     SUSPENSION_PREFIX,
     Issuance,
     key_id_of,
     public_key,
-    signed_status_list,
 )
 from registry.service_layer.unit_of_work import UnitOfWork
 
@@ -54,6 +57,61 @@ def foreign_status_url(document: Mapping[str, Any], urls: openbadges.PublicUrls)
     if not isinstance(url, str) or url.startswith(urls.status_list("")):
         return None
     return url
+
+
+class OwnStatusBits:
+    """The bits of this registry's own status lists, from its records: the byte holding the
+    bit, of the list and of its parallel list, in one statement (then from memory for the rest
+    of this verification). A suspension list nobody was suspended from yet exists only as its
+    revocation list's parallel: all zeros."""
+
+    def __init__(self, session: AsyncSession, urls: openbadges.PublicUrls) -> None:
+        self.session = session
+        self.urls = urls
+        self._read: dict[tuple[str, int], ListByte | None] = {}
+
+    async def __call__(self, url: str, index: int, purpose: str) -> bool | str:
+        prefix = self.urls.status_list("")
+        list_id = url.removeprefix(prefix)
+        if not url.startswith(prefix) or not list_id or "/" in list_id:
+            return f"the {purpose} status list {url} cannot be read"
+        if index < 0:
+            return _undecodable(purpose, index)
+        offset, mask = divmod(index, 8)
+        found = await self._byte(list_id, offset)
+        if found is None:
+            return f"the {purpose} status list {url} cannot be read"
+        if found.purpose != purpose:
+            return f"{url} is not a {purpose} status list"
+        if found.value is None:
+            return _undecodable(purpose, index)
+        return bool(found.value & (0x80 >> mask))
+
+    async def _byte(self, list_id: str, offset: int) -> ListByte | None:
+        if (list_id, offset) not in self._read:
+            revocation, suspension = _pair(list_id)
+            wanted = [i for i in (revocation, suspension) if i is not None]
+            read = await status_list_bytes(self.session, wanted, offset)
+            for wanted_id in wanted:
+                self._read[wanted_id, offset] = read.get(wanted_id)
+            if suspension is not None and revocation in read and suspension not in read:
+                within = offset < status_list.LIST_BYTES
+                self._read[suspension, offset] = ListByte(SUSPENSION, 0 if within else None)
+        return self._read[list_id, offset]
+
+
+def _pair(list_id: str) -> tuple[str | None, str | None]:
+    """A list's revocation list and its parallel suspension list (ids; None if not that kind)."""
+    if list_id.startswith(REVOCATION_PREFIX):
+        return list_id, SUSPENSION_PREFIX + list_id.removeprefix(REVOCATION_PREFIX)
+    if list_id.startswith(SUSPENSION_PREFIX):
+        return REVOCATION_PREFIX + list_id.removeprefix(SUSPENSION_PREFIX), list_id
+    return None, list_id
+
+
+def _undecodable(purpose: str, index: int) -> str:
+    problem = IndexError(f"status list index {index} is outside the list")
+    return f"the {purpose} status list cannot be decoded: {problem!r:.200}"
 
 
 class KeyResolver:
@@ -159,29 +217,57 @@ async def verify(
     now: datetime,
     fetch_foreign: StatusListFetcher | None = None,
 ) -> verification.Report:
+    return (await verify_many(uow, [document], urls, issuance, now, fetch_foreign))[0]
+
+
+async def verify_many(
+    uow: UnitOfWork,
+    documents: Sequence[Mapping[str, Any]],
+    urls: openbadges.PublicUrls,
+    issuance: Issuance,
+    now: datetime,
+    fetch_foreign: StatusListFetcher | None = None,
+) -> list[verification.Report]:
+    """Each document's report, in order. This registry's own credentials (and those without a
+    status) share one short transaction for their keys and status bits; another issuer's are
+    checked after it, so no transaction is open while their lists are fetched."""
     resolve_key = KeyResolver(uow, urls, issuance)
-    schema = verification.check_schema(document)
-    foreign = foreign_status_url(document, urls)
-    if foreign is None:  # one of ours (or no status): one transaction for keys and lists
+    reports: dict[int, verification.Report] = {}
+    own = [i for i, document in enumerate(documents) if foreign_status_url(document, urls) is None]
+    if own:
         async with uow:
-            session = resolve_key.session = uow.session
-
-            async def fetch(url: str) -> Mapping[str, Any] | None:
-                prefix = urls.status_list("")
-                list_id = url.removeprefix(prefix)
-                if not url.startswith(prefix) or not list_id or "/" in list_id:
-                    return None
-                return await signed_status_list(session, issuance, urls, list_id, now)
-
-            proof = await verification.check_proof(document, resolve_key)
-            status = await verification.check_status(
-                document, fetch, resolve_key, lambda url: suspension_list_for(urls, url)
-            )
-            await uow.commit()  # the first signing key, if a status list made one
+            resolve_key.session = uow.session
+            read_bit = OwnStatusBits(uow.session, urls)
+            for i in own:
+                document = documents[i]
+                reports[i] = verification.Report(
+                    (
+                        verification.check_schema(document),
+                        await verification.check_proof(document, resolve_key),
+                        await verification.check_status(
+                            document,
+                            _nothing,
+                            resolve_key,
+                            lambda url: suspension_list_for(urls, url),
+                            read_bit=read_bit,
+                        ),
+                        verification.check_validity(document, now),
+                    )
+                )
             resolve_key.session = None
-        return verification.Report(
-            (schema, proof, status, verification.check_validity(document, now))
-        )
+    for i, document in enumerate(documents):
+        if i not in reports:
+            reports[i] = await _verify_foreign(document, resolve_key, fetch_foreign, now)
+    return [reports[i] for i in range(len(documents))]
+
+
+async def _verify_foreign(
+    document: Mapping[str, Any],
+    resolve_key: KeyResolver,
+    fetch_foreign: StatusListFetcher | None,
+    now: datetime,
+) -> verification.Report:
+    schema = verification.check_schema(document)
     proof = await verification.check_proof(document, resolve_key)
     if proof.result is not verification.Result.PASSED:
         # Nothing is fetched for a credential whose issuer did not sign it (anyone can post a

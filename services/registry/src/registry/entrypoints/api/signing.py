@@ -21,6 +21,9 @@ StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]
 
 MAX_VERIFY_BYTES = 256 * 1024
 """A credential to verify is at most this large (ours are ~5 KiB); larger bodies get 413."""
+MAX_BATCH = 100
+"""Credentials per batch verification (the whole body stays within the service's body limit,
+1 MiB by default: about 200 of ours)."""
 
 
 class KeyView(BaseModel):
@@ -89,6 +92,38 @@ class VerificationView(BaseModel):
     checks: list[CheckView]
 
 
+class BatchVerificationView(BaseModel):
+    results: list[VerificationView] = Field(description="One report per credential, in order.")
+
+
+def _report_view(report: Any) -> VerificationView:
+    return VerificationView(
+        verified=report.verified,
+        status=report.outcome.value,
+        checks=[
+            CheckView(check=c.check, result=c.result.value, detail=c.detail) for c in report.checks
+        ],
+    )
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    """The request's JSON, read up to ``limit`` bytes (413 beyond, 422 if not JSON)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                detail=f"the body is at most {limit} bytes",
+            )
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"the body is not JSON: {exc}"
+        ) from exc
+
+
 def router(ctx: ApiContext) -> APIRouter:
     api = APIRouter(tags=["credentials"])
     urls, clock, issuance = ctx.urls, ctx.clock, ctx.issuance
@@ -135,20 +170,7 @@ def router(ctx: ApiContext) -> APIRouter:
         },
     )
     async def verify(request: Request, uow: Uow) -> VerificationView:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_VERIFY_BYTES:
-                raise HTTPException(
-                    status.HTTP_413_CONTENT_TOO_LARGE,
-                    detail=f"a credential to verify is at most {MAX_VERIFY_BYTES} bytes",
-                )
-        try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"the body is not JSON: {exc}"
-            ) from exc
+        document = await _json_body(request, MAX_VERIFY_BYTES)
         if not isinstance(document, dict):
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, detail="a credential is a JSON object"
@@ -156,14 +178,55 @@ def router(ctx: ApiContext) -> APIRouter:
         report = await verification.verify(
             uow, document, urls, issuance, clock(), ctx.status_fetcher
         )
-        return VerificationView(
-            verified=report.verified,
-            status=report.outcome.value,
-            checks=[
-                CheckView(check=c.check, result=c.result.value, detail=c.detail)
-                for c in report.checks
-            ],
+        return _report_view(report)
+
+    @api.post(
+        "/credentials/verify/batch",
+        summary="Verify up to 100 Open Badges 3.0 credentials at once, each as "
+        "/credentials/verify would (public)",
+        responses={413: {"description": "Body too large"}, 422: {"description": "Not a batch"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": f'{{"credentials": [...]}}: 1 to {MAX_BATCH} credentials '
+                "(JSON objects); the whole body within the service's body limit.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["credentials"],
+                            "properties": {
+                                "credentials": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": MAX_BATCH,
+                                    "items": {"type": "object"},
+                                }
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def verify_batch(request: Request, uow: Uow) -> BatchVerificationView:
+        body = await _json_body(request, MAX_BATCH * MAX_VERIFY_BYTES)  # and the service's
+        documents = body.get("credentials") if isinstance(body, dict) else None
+        if not isinstance(documents, list) or not 1 <= len(documents) <= MAX_BATCH:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f'the body is {{"credentials": [...]}} with 1 to {MAX_BATCH} credentials',
+            )
+        wrong = [i for i, document in enumerate(documents) if not isinstance(document, dict)]
+        if wrong:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"a credential is a JSON object: not so at {wrong[:10]}",
+            )
+        reports = await verification.verify_many(
+            uow, documents, urls, issuance, clock(), ctx.status_fetcher
         )
+        return BatchVerificationView(results=[_report_view(r) for r in reports])
 
     @api.post(
         "/credentials/{credential_id}/suspend",
