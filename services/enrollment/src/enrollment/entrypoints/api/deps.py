@@ -19,12 +19,12 @@ from enrollment.service_layer.roster_import import utc_now
 Clock = Callable[[], datetime]
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
     return sessions
 
 
-def get_clock() -> Clock:
+async def get_clock() -> Clock:
     """The time source of rules that depend on time; tests replace it."""
     return utc_now
 
@@ -48,16 +48,16 @@ def build_store(settings: Settings) -> ObjectStore:
     return LocalObjectStore(Path(settings.evidence_dir))
 
 
-def get_store(request: Request) -> ObjectStore:
+async def get_store(request: Request) -> ObjectStore:
     """The evidence store, one per app (built on first use from the settings)."""
     store: ObjectStore | None = getattr(request.app.state, "evidence_store", None)
     if store is None:
-        store = build_store(get_settings(request))
+        store = build_store(await get_settings(request))
         request.app.state.evidence_store = store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings = request.app.state.runtime.definition.settings
     assert isinstance(settings, Settings)
     return settings
@@ -67,7 +67,7 @@ Store = Annotated[ObjectStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_metrics(request: Request) -> EnrollmentMetrics:
+async def get_metrics(request: Request) -> EnrollmentMetrics:
     return EnrollmentMetrics.of(request.app.state.runtime.metrics.registry)
 
 

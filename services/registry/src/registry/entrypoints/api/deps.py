@@ -38,7 +38,7 @@ class ApiContext:
     """Reads other issuers' status lists (None: they are not read; their status is unknown)."""
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.runtime.sessions)
 
 

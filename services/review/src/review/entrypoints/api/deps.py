@@ -13,17 +13,17 @@ from review.domain.clock import Clock, utc_now
 from review.metrics import ReviewMetrics
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
     return sessions
 
 
-def get_clock() -> Clock:
+async def get_clock() -> Clock:
     """The time source of rules that depend on time; tests replace it."""
     return utc_now
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings = request.app.state.runtime.definition.settings
     assert isinstance(settings, Settings)
     return settings
@@ -34,7 +34,7 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_metrics(request: Request) -> ReviewMetrics:
+async def get_metrics(request: Request) -> ReviewMetrics:
     return ReviewMetrics.of(request.app.state.runtime.metrics.registry)
 
 
