@@ -109,6 +109,69 @@ class AuditRecord:
     hash: str
 
 
+_LOCK_HEAD = (
+    pg_insert(audit_chain_head)
+    .values(chain=sa.bindparam("chain"), seq=0, hash=GENESIS)
+    .on_conflict_do_update(
+        index_elements=[audit_chain_head.c.chain],
+        set_={"seq": audit_chain_head.c.seq},  # a no-op that takes the row lock
+    )
+    .returning(audit_chain_head.c.seq, audit_chain_head.c.hash)
+)
+
+_RECORD_COLUMNS = tuple(c.name for c in audit_log.columns if c.name != "id")
+_RECORD_ARRAYS = ", ".join(
+    f"CAST(:{name} AS {'bigint' if name == 'seq' else 'text'}[])" for name in _RECORD_COLUMNS
+)
+
+_WRITE_RECORDS = sa.text(
+    f"""
+    WITH records AS (
+        INSERT INTO audit_log ({", ".join(_RECORD_COLUMNS)})
+        SELECT * FROM unnest({_RECORD_ARRAYS})
+    )
+    UPDATE audit_chain_head SET seq = :head_seq, hash = :head_hash WHERE chain = :head_chain
+    """
+)
+"""A chain's new records (in seq order) and its new head, in one statement (the head is
+already locked)."""
+
+
+def _next_record(
+    head: tuple[int, str],
+    chain: str,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any] | None,
+    at: datetime | None,
+) -> AuditRecord:
+    when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+    text = canonical(details or {})
+    seq, prev_hash = head[0] + 1, head[1]
+    digest = record_hash(prev_hash, chain, seq, when, actor, action, object_type, object_id, text)
+    return AuditRecord(
+        chain, seq, when, actor, action, object_type, object_id, text, prev_hash, digest
+    )
+
+
+async def _lock_head(session: AsyncSession | AsyncConnection, chain: str) -> tuple[int, str]:
+    head = (await execute_core(session, _LOCK_HEAD, {"chain": chain})).one()
+    return head.seq, head.hash
+
+
+async def _write(session: AsyncSession | AsyncConnection, records: Sequence[AuditRecord]) -> None:
+    """Write one chain's next records, consecutive and in order, and move its head."""
+    params: dict[str, Any] = {
+        name: [getattr(record, name) for record in records] for name in _RECORD_COLUMNS
+    }
+    last = records[-1]
+    params |= {"head_seq": last.seq, "head_hash": last.hash, "head_chain": last.chain}
+    await execute_core(session, _WRITE_RECORDS, params)
+
+
 async def append(
     session: AsyncSession | AsyncConnection,
     *,
@@ -120,38 +183,72 @@ async def append(
     chain: str = "global",
     at: datetime | None = None,
 ) -> AuditRecord:
-    """Append one decision to ``chain`` in the caller's transaction.
+    """Append one decision to ``chain`` in the caller's transaction (two statements).
 
     The chain head is row-locked until commit, so concurrent appends to one chain queue and the
     chain stays linear; appends to other chains do not wait.
     """
-    when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
-    text = canonical(details or {})
-    head = (
-        await execute_core(
-            session,
-            pg_insert(audit_chain_head)
-            .values(chain=chain, seq=0, hash=GENESIS)
-            .on_conflict_do_update(
-                index_elements=[audit_chain_head.c.chain],
-                set_={"seq": audit_chain_head.c.seq},  # a no-op that takes the row lock
-            )
-            .returning(audit_chain_head.c.seq, audit_chain_head.c.hash),
-        )
-    ).one()
-    seq = head.seq + 1
-    digest = record_hash(head.hash, chain, seq, when, actor, action, object_type, object_id, text)
-    record = AuditRecord(
-        chain, seq, when, actor, action, object_type, object_id, text, head.hash, digest
+    appender = Appender(session)
+    record = await appender.append(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        details=details,
+        chain=chain,
+        at=at,
     )
-    await execute_core(session, audit_log.insert().values(**record.__dict__))
-    await execute_core(
-        session,
-        audit_chain_head.update()
-        .where(audit_chain_head.c.chain == chain)
-        .values(seq=seq, hash=digest),
-    )
+    await appender.flush()
     return record
+
+
+class Appender:
+    """Appends to chains like :func:`append`, but writes at :meth:`flush`: one statement per
+    chain whatever the number of records. A chain's head is locked (and read) at its first
+    record, where :func:`append` would lock it, so locks are taken in the same order.
+
+    Until the flush, every append to those chains in the transaction must go through the same
+    appender (a plain :func:`append` in between would fork the chain).
+    """
+
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
+        self._session = session
+        self._heads: dict[str, tuple[int, str]] = {}
+        self._pending: dict[str, list[AuditRecord]] = {}
+
+    async def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        details: dict[str, Any] | None = None,
+        chain: str = "global",
+        at: datetime | None = None,
+    ) -> AuditRecord:
+        head = self._heads.get(chain)
+        if head is None:
+            head = await _lock_head(self._session, chain)
+        record = _next_record(
+            head,
+            chain,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            details=details,
+            at=at,
+        )
+        self._heads[chain] = (record.seq, record.hash)
+        self._pending.setdefault(chain, []).append(record)
+        return record
+
+    async def flush(self) -> None:
+        """Write the records appended since the last flush."""
+        pending, self._pending, self._heads = self._pending, {}, {}
+        for records in pending.values():
+            await _write(self._session, records)
 
 
 @dataclass(frozen=True)

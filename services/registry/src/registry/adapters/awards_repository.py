@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
 from mc_events.contracts.registry import RevocationReason
 from mc_events.db import execute_core
+from registry.adapters.catalog_repository import awardable_digest
 from registry.adapters.tables import credentials, enrollments, status_lists
 from registry.domain import status_list
 from registry.domain.awards import Award, CredentialStatus, Revocation, Suspension
@@ -23,6 +24,66 @@ from registry.domain.openbadges import StatusEntry
 _ALLOCATION_ATTEMPTS = 8
 """Rounds of "read the open list, else create the next one" before giving up (a round fails
 only when another transaction created the list this one tried to create)."""
+
+
+@dataclass(frozen=True)
+class AwardContext:
+    """What recording an award reads first, in one statement."""
+
+    credential_id: str | None
+    """The enrollment's current credential, if it has one."""
+    enrolled_purpose: Purpose | None
+    """What the educator enrolled for, if the registry has seen the enrollment."""
+    version_digest: str | None
+    """The micro-credential version's digest (:func:`awardable_digest`); None if unknown."""
+
+
+_AWARD_CONTEXT = sa.select(
+    sa.select(credentials.c.credential_id)
+    .where(
+        credentials.c.enrollment_id == sa.bindparam("enrollment_id"),
+        credentials.c.status != CredentialStatus.SUPERSEDED.value,
+    )
+    .limit(1)
+    .scalar_subquery()
+    .label("credential_id"),
+    sa.select(enrollments.c.purpose)
+    .where(enrollments.c.enrollment_id == sa.bindparam("enrollment_id"))
+    .scalar_subquery()
+    .label("purpose"),
+    awardable_digest(sa.bindparam("mc_id"), sa.bindparam("version")).label("digest"),
+)
+
+
+_OPEN_LIST = (
+    sa.select(status_lists.c.list_id)
+    .where(status_lists.c.purpose == sa.bindparam("list_purpose"))
+    .order_by(status_lists.c.sequence.desc())
+    .limit(1)
+    .with_for_update()
+    .scalar_subquery()
+)
+
+_TAKE_NEXT_INDEX = (
+    sa.update(status_lists)
+    .where(status_lists.c.list_id == _OPEN_LIST, status_lists.c.next_index < status_lists.c.size)
+    .values(next_index=status_lists.c.next_index + 1, updated_at=sa.bindparam("now"))
+    .returning(status_lists.c.list_id, (status_lists.c.next_index - 1).label("taken_index"))
+)
+"""The next index of the open list (locked until commit), if it has one free."""
+
+
+_INSERT_CREDENTIAL = (
+    pg_insert(credentials)
+    .on_conflict_do_nothing(
+        index_elements=[credentials.c.enrollment_id],
+        # A literal, as in the partial index: with a bound parameter PostgreSQL's
+        # generic plans cannot match the index.
+        index_where=sa.text("status <> 'superseded'"),
+    )
+    .returning(credentials.c.credential_id)
+)
+"""Insert a credential unless its enrollment has its (current) credential."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +150,26 @@ class AwardsRepository:
         ).first()
         return row.credential_id if row else None
 
+    async def award_context(
+        self, enrollment_id: str, micro_credential_id: str, micro_credential_version: int
+    ) -> AwardContext:
+        row = (
+            await execute_core(
+                self.session,
+                _AWARD_CONTEXT,
+                {
+                    "enrollment_id": enrollment_id,
+                    "mc_id": micro_credential_id,
+                    "version": micro_credential_version,
+                },
+            )
+        ).one()
+        return AwardContext(
+            credential_id=row.credential_id,
+            enrolled_purpose=Purpose(row.purpose) if row.purpose is not None else None,
+            version_digest=row.digest,
+        )
+
     async def allocate_status_index(
         self, purpose: status_list.StatusPurpose, now: datetime
     ) -> StatusEntry:
@@ -100,7 +181,18 @@ class AwardsRepository:
         id): when concurrent awards both find no open list, one inserts it, the others wait for
         that insert to commit, then read the list again and take the next index of it. Under
         READ COMMITTED each statement sees what committed before it, so the re-read finds it.
+
+        The common case, a free index in the open list, is one statement.
         """
+        taken = (
+            await execute_core(
+                self.session, _TAKE_NEXT_INDEX, {"list_purpose": purpose.value, "now": now}
+            )
+        ).first()
+        if taken is not None:
+            return StatusEntry(
+                list_id=taken.list_id, index=taken.taken_index, purpose=purpose.value
+            )
         for _ in range(_ALLOCATION_ATTEMPTS):
             current = (
                 await execute_core(
@@ -222,40 +314,33 @@ class AwardsRepository:
         """Insert; False if the enrollment already has its (current) credential."""
         result = await execute_core(
             self.session,
-            pg_insert(credentials)
-            .values(
-                credential_id=award.credential_id,
-                enrollment_id=award.enrollment_id,
-                decision_id=award.decision_id,
-                submission_id=award.submission_id,
-                educator_id=award.educator_id,
-                district_id=award.district_id,
-                micro_credential_id=award.micro_credential_id,
-                micro_credential_version=award.micro_credential_version,
-                issuer_id=award.issuer_id,
-                achievement_name=award.achievement_name,
-                purpose=award.purpose.value,
-                credits_value=award.credits.value,
-                credits_unit=award.credits.unit.value,
-                results=[r.model_dump(mode="json") for r in award.results],
-                awarded_at=award.awarded_at,
-                valid_until=award.valid_until,
-                status=award.status.value,
-                status_list_id=status.list_id,
-                status_list_index=status.index,
-                document=document,
-                recorded_at=now,
-                signing_key_id=signing_key_id,
-                signed_at=now if signing_key_id is not None else None,
-                reissued_from=award.reissued_from,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[credentials.c.enrollment_id],
-                # A literal, as in the partial index: with a bound parameter PostgreSQL's
-                # generic plans cannot match the index.
-                index_where=sa.text("status <> 'superseded'"),
-            )
-            .returning(credentials.c.credential_id),
+            _INSERT_CREDENTIAL,
+            {
+                "credential_id": award.credential_id,
+                "enrollment_id": award.enrollment_id,
+                "decision_id": award.decision_id,
+                "submission_id": award.submission_id,
+                "educator_id": award.educator_id,
+                "district_id": award.district_id,
+                "micro_credential_id": award.micro_credential_id,
+                "micro_credential_version": award.micro_credential_version,
+                "issuer_id": award.issuer_id,
+                "achievement_name": award.achievement_name,
+                "purpose": award.purpose.value,
+                "credits_value": award.credits.value,
+                "credits_unit": award.credits.unit.value,
+                "results": [r.model_dump(mode="json") for r in award.results],
+                "awarded_at": award.awarded_at,
+                "valid_until": award.valid_until,
+                "status": award.status.value,
+                "status_list_id": status.list_id,
+                "status_list_index": status.index,
+                "document": document,
+                "recorded_at": now,
+                "signing_key_id": signing_key_id,
+                "signed_at": now if signing_key_id is not None else None,
+                "reissued_from": award.reissued_from,
+            },
         )
         return result.first() is not None
 

@@ -3,6 +3,7 @@ work commits."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,13 +77,19 @@ def _mc(row: sa.Row[Any]) -> MicroCredential:
 
 
 def _stack(row: sa.Row[Any]) -> Stack:
+    return stack_from_mapping(row._mapping)
+
+
+def stack_from_mapping(values: Mapping[Any, Any]) -> Stack:
+    """A stack version from its row's ``id``, ``version``, ``issuer_id``, ``status``,
+    ``history`` and ``spec`` (as stored)."""
     return Stack(
-        id=row.id,
-        version=row.version,
-        issuer_id=row.issuer_id,
-        status=QaStatus(row.status),
-        history=_history(row.history),
-        spec=StackSpec.model_validate(row.spec),
+        id=values["id"],
+        version=values["version"],
+        issuer_id=values["issuer_id"],
+        status=QaStatus(values["status"]),
+        history=_history(values["history"]),
+        spec=StackSpec.model_validate(values["spec"]),
     )
 
 
@@ -112,6 +119,72 @@ def _stack_values(stack: Stack, now: datetime) -> dict[str, Any]:
         "history": _history_json(stack.history),
         "updated_at": now,
     }
+
+
+def _version_digest() -> sa.ColumnElement[str]:
+    """A digest of what an award takes from a micro-credential version: its status, issuer,
+    definition and the issuer's name (over ``micro_credentials`` outer-joined to ``issuers``)."""
+    row = sa.tuple_(
+        micro_credentials.c.status,
+        micro_credentials.c.issuer_id,
+        micro_credentials.c.spec,
+        issuers.c.name,
+    )
+    return sa.func.md5(sa.cast(row, sa.Text))
+
+
+def awardable_digest(
+    mc_id: sa.ColumnElement[str], version: sa.ColumnElement[int]
+) -> sa.ScalarSelect[str]:
+    """The digest of one version (NULL if unknown), for :meth:`CatalogRepository.version_for_award`;
+    a subquery, so that the award path reads it together with its other checks."""
+    return (
+        sa.select(_version_digest())
+        .select_from(micro_credentials.outerjoin(issuers))
+        .where(micro_credentials.c.id == mc_id, micro_credentials.c.version == version)
+        .scalar_subquery()
+    )
+
+
+_VERSION_FOR_AWARD = (
+    sa.select(
+        micro_credentials, issuers.c.name.label("issuer_name"), _version_digest().label("digest")
+    )
+    .select_from(micro_credentials.outerjoin(issuers))
+    .where(
+        micro_credentials.c.id == sa.bindparam("mc_id"),
+        micro_credentials.c.version == sa.bindparam("version"),
+    )
+)
+
+
+def _latest_approved_stacks() -> sa.Select[Any]:
+    return (
+        sa.select(stacks)
+        .where(stacks.c.status == QaStatus.APPROVED.value)
+        .ext(distinct_on(stacks.c.id))
+        .order_by(stacks.c.id, stacks.c.version.desc())
+    )
+
+
+def approved_stacks_containing_query() -> sa.Select[Any]:
+    """The latest approved version of each stack with the member ``:members`` (a one-element
+    list), by stack id."""
+    latest = _latest_approved_stacks().subquery()
+    return (
+        sa.select(latest)
+        .where(latest.c.members.contains(sa.bindparam("members")))
+        .order_by(latest.c.id)
+    )
+
+
+_APPROVED_STACKS_CONTAINING = approved_stacks_containing_query()
+
+_AWARDABLE_VERSIONS: dict[tuple[str, int], tuple[str, MicroCredential, str]] = {}
+"""Awardable versions as read, by ``(id, version)``: ``(digest, version, issuer name)``. What an
+award takes from an approved version never changes (its definition is frozen and its issuer
+never renamed); the digest, read with every award, still decides whether an entry is current."""
+_AWARDABLE_VERSIONS_MAX = 1024
 
 
 # Same expression as the GIN index of migration 0002, so the index serves the search.
@@ -164,6 +237,31 @@ class CatalogRepository:
             query = query.with_for_update()
         row = (await execute_core(self.session, query)).first()
         return _mc(row) if row else None
+
+    async def version_for_award(
+        self, mc_id: str, version: int, digest: str | None
+    ) -> tuple[MicroCredential, str | None] | None:
+        """``(version, its issuer's name if known)``, or None if the version does not exist;
+        ``digest`` is the version's :func:`awardable_digest`, read in this transaction. An
+        awardable version whose digest matches the one last read is not read again."""
+        if digest is None:
+            return None
+        known = _AWARDABLE_VERSIONS.get((mc_id, version))
+        if known is not None and known[0] == digest:
+            return known[1], known[2]
+        row = (
+            await execute_core(
+                self.session, _VERSION_FOR_AWARD, {"mc_id": mc_id, "version": version}
+            )
+        ).first()
+        if row is None:
+            return None
+        mc = _mc(row)
+        if mc.awardable and row.issuer_name is not None:
+            if len(_AWARDABLE_VERSIONS) >= _AWARDABLE_VERSIONS_MAX:
+                _AWARDABLE_VERSIONS.clear()
+            _AWARDABLE_VERSIONS[(mc_id, version)] = (row.digest, mc, row.issuer_name)
+        return mc, row.issuer_name
 
     async def latest_approved_mc(self, mc_id: str) -> MicroCredential | None:
         query = (
@@ -259,20 +357,11 @@ class CatalogRepository:
         return _stack(row) if row else None
 
     async def approved_stacks_containing(self, mc_id: str) -> list[Stack]:
-        latest = self._latest_approved_stacks().subquery()
-        rows = await execute_core(
-            self.session,
-            sa.select(latest).where(latest.c.members.contains([mc_id])).order_by(latest.c.id),
-        )
+        rows = await execute_core(self.session, _APPROVED_STACKS_CONTAINING, {"members": [mc_id]})
         return [_stack(row) for row in rows]
 
     def _latest_approved_stacks(self) -> sa.Select[Any]:
-        return (
-            sa.select(stacks)
-            .where(stacks.c.status == QaStatus.APPROVED.value)
-            .ext(distinct_on(stacks.c.id))
-            .order_by(stacks.c.id, stacks.c.version.desc())
-        )
+        return _latest_approved_stacks()
 
     # -- the public catalog ----------------------------------------------------------------
 

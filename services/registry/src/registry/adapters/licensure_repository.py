@@ -3,17 +3,23 @@ only; the caller's transaction commits."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mc_events.contracts.common import Credits, CreditUnit, Grant
 from mc_events.db import execute_core
+from registry.adapters.catalog_repository import (
+    approved_stacks_containing_query,
+    stack_from_mapping,
+)
 from registry.adapters.licensure_tables import (
     educator_licenses,
     imported_credentials,
@@ -24,6 +30,7 @@ from registry.adapters.licensure_tables import (
 )
 from registry.adapters.tables import credentials
 from registry.domain.awards import CredentialStatus
+from registry.domain.catalog import Stack
 from registry.domain.licensure import (
     Cycle,
     LedgerEntry,
@@ -91,6 +98,36 @@ class EducatorCredential:
     document: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class StackProgress:
+    """Where an educator stands on some stacks: the ones with a standing completion, and the
+    valid credentials (and recognised imports) of their members."""
+
+    standing: frozenset[str]
+    held: tuple[HeldCredential, ...]
+
+
+@dataclass(frozen=True)
+class RenewalContext:
+    """What posting renewal credits to an educator reads: the rules in force (if any), the
+    license's expiry on the roster and the start of the educator's first ledger cycle."""
+
+    rules: RenewalRules | None
+    license_expires_on: date | None
+    first_cycle_start: date | None
+
+
+@dataclass(frozen=True)
+class AfterAward:
+    """What an award's effects depend on, read under the educator's lock: the stacks with
+    the award's micro-credential as a member, where the educator stands on them, and what
+    posting renewal credits reads."""
+
+    stacks: tuple[Stack, ...]
+    progress: StackProgress
+    renewal: RenewalContext
+
+
 def _completion(row: sa.Row[Any]) -> Completion:
     return Completion(
         completion_id=row.completion_id,
@@ -154,11 +191,171 @@ def _import(row: sa.Row[Any]) -> ImportRecord:
     )
 
 
-def _valid_at(at: datetime) -> sa.ColumnElement[bool]:
+def _valid_at(at: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
     return sa.and_(
         credentials.c.status == CredentialStatus.ACTIVE.value,
         sa.or_(credentials.c.valid_until.is_(None), credentials.c.valid_until > at),
     )
+
+
+def _valid_credentials(mc_ids: Any = None) -> list[sa.Select[Any]]:
+    """``(kind 'held', id, micro-credential id, at)`` of the valid credentials of educator
+    ``:educator_id`` of the micro-credentials ``mc_ids`` (a subquery; default the list
+    ``:mc_ids``) at ``:at``, and of the recognised imports counting as one of them."""
+    if mc_ids is None:
+        mc_ids = sa.bindparam("mc_ids", expanding=True)
+    awarded = sa.select(
+        sa.literal("held").label("kind"),
+        credentials.c.credential_id.label("id"),
+        credentials.c.micro_credential_id.label("micro_credential_id"),
+        credentials.c.awarded_at.label("at"),
+    ).where(
+        credentials.c.educator_id == sa.bindparam("educator_id"),
+        credentials.c.micro_credential_id.in_(mc_ids),
+        _valid_at(sa.bindparam("at", type_=credentials.c.awarded_at.type)),
+    )
+    # A recognised import counts as its equivalent state micro-credential.
+    imported = sa.select(
+        sa.literal("held"),
+        imported_credentials.c.import_id,
+        imported_credentials.c.equivalent_micro_credential_id,
+        imported_credentials.c.imported_at,
+    ).where(
+        imported_credentials.c.educator_id == sa.bindparam("educator_id"),
+        imported_credentials.c.recognition_status == RecognitionStatus.RECOGNIZED.value,
+        imported_credentials.c.equivalent_micro_credential_id.in_(mc_ids),
+    )
+    return [awarded, imported]
+
+
+_VALID_CREDENTIALS = sa.union_all(*_valid_credentials())
+
+_STACK_PROGRESS = sa.union_all(
+    *_valid_credentials(),
+    sa.select(sa.literal("standing"), stack_completions.c.stack_id, sa.null(), sa.null()).where(
+        stack_completions.c.educator_id == sa.bindparam("educator_id"),
+        stack_completions.c.stack_id.in_(sa.bindparam("stack_ids", expanding=True)),
+        stack_completions.c.reversed_at.is_(None),
+    ),
+)
+""":data:`_VALID_CREDENTIALS` and the educator's standing completions of ``:stack_ids``
+(kind 'standing', the stack id)."""
+
+_LOCK_EDUCATOR = sa.select(
+    sa.func.pg_advisory_xact_lock(
+        sa.func.hashtextextended(sa.bindparam("lock_key", type_=sa.Text), 0)
+    )
+)
+
+_INSERT_COMPLETION = (
+    pg_insert(stack_completions)
+    .on_conflict_do_nothing()
+    .returning(stack_completions.c.completion_id)
+)
+
+_INSERT_ENTRY = (
+    pg_insert(renewal_ledger)
+    .on_conflict_do_nothing(index_elements=[renewal_ledger.c.posting_key])
+    .returning(renewal_ledger.c.entry_id)
+)
+
+
+def _held(rows: Any) -> tuple[HeldCredential, ...]:
+    return tuple(
+        HeldCredential(row.id, row.micro_credential_id, row.at)
+        for row in rows
+        if row.kind == "held"
+    )
+
+
+def _after_award() -> sa.Select[Any]:
+    """One row: the stacks with the member ``:members`` (their latest approved versions, as
+    JSON), the educator's standing completions of them, the educator's valid credentials of
+    their members (JSON ``[id, micro-credential id, at]``), the renewal rules in force (JSON),
+    the license's expiry and the first cycle's start."""
+    stacks = approved_stacks_containing_query().cte("stacks_with_member")
+    members = sa.select(sa.func.unnest(stacks.c.members)).scalar_subquery()
+    held = sa.union_all(*_valid_credentials(members)).subquery("held")
+    stack_json = sa.func.jsonb_build_object(
+        *("id", stacks.c.id, "version", stacks.c.version, "issuer_id", stacks.c.issuer_id),
+        *("status", stacks.c.status, "history", stacks.c.history, "spec", stacks.c.spec),
+    )
+    rules_json = sa.func.jsonb_build_object(
+        *("state", renewal_rules.c.state, "cycle_years", renewal_rules.c.cycle_years),
+        *("required_credits", sa.cast(renewal_rules.c.required_credits, sa.Text)),
+        *("conversions", renewal_rules.c.conversions),
+        type_=JSONB,
+    )
+    educator: sa.BindParameter[str] = sa.bindparam("educator_id")
+    return sa.select(
+        sa.select(sa.func.jsonb_agg(aggregate_order_by(stack_json, stacks.c.id), type_=JSONB))
+        .scalar_subquery()
+        .label("stacks"),
+        sa.select(sa.func.array_agg(stack_completions.c.stack_id, type_=ARRAY(sa.Text)))
+        .where(
+            stack_completions.c.educator_id == educator,
+            stack_completions.c.stack_id.in_(sa.select(stacks.c.id)),
+            stack_completions.c.reversed_at.is_(None),
+        )
+        .scalar_subquery()
+        .label("standing"),
+        sa.select(
+            sa.func.jsonb_agg(
+                sa.func.jsonb_build_array(held.c.id, held.c.micro_credential_id, held.c.at),
+                type_=JSONB,
+            )
+        )
+        .scalar_subquery()
+        .label("held"),
+        sa.select(rules_json)
+        .where(renewal_rules.c.in_force)
+        .limit(1)
+        .scalar_subquery()
+        .label("rules"),
+        sa.select(educator_licenses.c.expires_on)
+        .where(educator_licenses.c.educator_id == educator)
+        .scalar_subquery()
+        .label("license_expires_on"),
+        sa.select(sa.func.min(renewal_ledger.c.cycle_start))
+        .where(renewal_ledger.c.educator_id == educator)
+        .scalar_subquery()
+        .label("first_cycle_start"),
+    )
+
+
+_AFTER_AWARD = _after_award()
+
+
+def _rules(values: Mapping[str, Any] | None) -> RenewalRules | None:
+    if values is None:
+        return None
+    return RenewalRules(
+        state=values["state"],
+        cycle_years=values["cycle_years"],
+        required_credits=Decimal(values["required_credits"]),
+        conversions=conversions_from_json(values["conversions"]),
+    )
+
+
+_RENEWAL_CONTEXT = (
+    sa.select(
+        renewal_rules,
+        sa.select(educator_licenses.c.expires_on)
+        .where(educator_licenses.c.educator_id == sa.bindparam("educator_id"))
+        .scalar_subquery()
+        .label("license_expires_on"),
+        sa.select(sa.func.min(renewal_ledger.c.cycle_start))
+        .where(renewal_ledger.c.educator_id == sa.bindparam("educator_id"))
+        .scalar_subquery()
+        .label("first_cycle_start"),
+    )
+    .select_from(
+        sa.select(sa.literal(1).label("one"))
+        .subquery("one")
+        .outerjoin(renewal_rules, renewal_rules.c.in_force)
+    )
+    .limit(1)
+)
 
 
 class LicensureRepository:
@@ -173,12 +370,7 @@ class LicensureRepository:
         the other's credential and a stack both complete would never be recorded.
         """
         await execute_core(
-            self.session,
-            sa.select(
-                sa.func.pg_advisory_xact_lock(
-                    sa.func.hashtextextended("registry.educator:" + educator_id, 0)
-                )
-            ),
+            self.session, _LOCK_EDUCATOR, {"lock_key": "registry.educator:" + educator_id}
         )
 
     # -- credentials -------------------------------------------------------------------------
@@ -188,38 +380,27 @@ class LicensureRepository:
     ) -> list[HeldCredential]:
         rows = await execute_core(
             self.session,
-            sa.select(
-                credentials.c.credential_id,
-                credentials.c.micro_credential_id,
-                credentials.c.awarded_at,
-            ).where(
-                credentials.c.educator_id == educator_id,
-                credentials.c.micro_credential_id.in_(mc_ids),
-                _valid_at(at),
-            ),
+            _VALID_CREDENTIALS,
+            {"educator_id": educator_id, "mc_ids": mc_ids, "at": at},
         )
-        held = [
-            HeldCredential(row.credential_id, row.micro_credential_id, row.awarded_at)
-            for row in rows
-        ]
-        # A recognised import counts as its equivalent state micro-credential.
-        imports = await execute_core(
-            self.session,
-            sa.select(
-                imported_credentials.c.import_id,
-                imported_credentials.c.equivalent_micro_credential_id,
-                imported_credentials.c.imported_at,
-            ).where(
-                imported_credentials.c.educator_id == educator_id,
-                imported_credentials.c.recognition_status == RecognitionStatus.RECOGNIZED.value,
-                imported_credentials.c.equivalent_micro_credential_id.in_(mc_ids),
-            ),
+        return list(_held(rows))
+
+    async def stack_progress(
+        self, educator_id: str, stack_ids: list[str], mc_ids: list[str], at: datetime
+    ) -> StackProgress:
+        """The educator's standing completions among ``stack_ids`` and valid credentials of
+        ``mc_ids`` (the stacks' members), in one statement."""
+        rows = (
+            await execute_core(
+                self.session,
+                _STACK_PROGRESS,
+                {"educator_id": educator_id, "stack_ids": stack_ids, "mc_ids": mc_ids, "at": at},
+            )
+        ).all()
+        return StackProgress(
+            standing=frozenset(row.id for row in rows if row.kind == "standing"),
+            held=_held(rows),
         )
-        held.extend(
-            HeldCredential(row.import_id, row.equivalent_micro_credential_id, row.imported_at)
-            for row in imports
-        )
-        return held
 
     async def educator_credentials(
         self, educator_id: str, *, valid_at: datetime | None = None
@@ -243,38 +424,23 @@ class LicensureRepository:
 
     # -- stack completions -------------------------------------------------------------------
 
-    async def standing_completion(self, educator_id: str, stack_id: str) -> Completion | None:
-        row = (
-            await execute_core(
-                self.session,
-                sa.select(stack_completions).where(
-                    stack_completions.c.educator_id == educator_id,
-                    stack_completions.c.stack_id == stack_id,
-                    stack_completions.c.reversed_at.is_(None),
-                ),
-            )
-        ).first()
-        return _completion(row) if row else None
-
     async def add_completion(self, completion: Completion) -> bool:
         """Insert; False if the educator already has a standing completion of the stack."""
         result = await execute_core(
             self.session,
-            pg_insert(stack_completions)
-            .values(
-                completion_id=completion.completion_id,
-                educator_id=completion.educator_id,
-                district_id=completion.district_id,
-                stack_id=completion.stack_id,
-                stack_version=completion.stack_version,
-                stack_name=completion.stack_name,
-                members=list(completion.members),
-                member_credential_ids=list(completion.member_credential_ids),
-                grants=[g.model_dump(mode="json") for g in completion.grants],
-                completed_at=completion.completed_at,
-            )
-            .on_conflict_do_nothing()
-            .returning(stack_completions.c.completion_id),
+            _INSERT_COMPLETION,
+            {
+                "completion_id": completion.completion_id,
+                "educator_id": completion.educator_id,
+                "district_id": completion.district_id,
+                "stack_id": completion.stack_id,
+                "stack_version": completion.stack_version,
+                "stack_name": completion.stack_name,
+                "members": list(completion.members),
+                "member_credential_ids": list(completion.member_credential_ids),
+                "grants": [g.model_dump(mode="json") for g in completion.grants],
+                "completed_at": completion.completed_at,
+            },
         )
         return result.first() is not None
 
@@ -336,6 +502,41 @@ class LicensureRepository:
             conversions=conversions_from_json(row.conversions),
         )
 
+    async def renewal_context(self, educator_id: str) -> RenewalContext:
+        row = (
+            await execute_core(self.session, _RENEWAL_CONTEXT, {"educator_id": educator_id})
+        ).one()
+        rules = None
+        if row.state is not None:
+            rules = RenewalRules(
+                state=row.state,
+                cycle_years=row.cycle_years,
+                required_credits=Decimal(row.required_credits),
+                conversions=conversions_from_json(row.conversions),
+            )
+        return RenewalContext(rules, row.license_expires_on, row.first_cycle_start)
+
+    async def after_award(self, educator_id: str, mc_id: str, at: datetime) -> AfterAward:
+        """:class:`AfterAward` for an award of ``mc_id``, in one statement."""
+        row = (
+            await execute_core(
+                self.session,
+                _AFTER_AWARD,
+                {"educator_id": educator_id, "members": [mc_id], "at": at},
+            )
+        ).one()
+        held = tuple(
+            HeldCredential(credential_id, micro_credential_id, datetime.fromisoformat(awarded_at))
+            for credential_id, micro_credential_id, awarded_at in row.held or ()
+        )
+        return AfterAward(
+            stacks=tuple(stack_from_mapping(stack) for stack in row.stacks or ()),
+            progress=StackProgress(standing=frozenset(row.standing or ()), held=held),
+            renewal=RenewalContext(
+                _rules(row.rules), row.license_expires_on, row.first_cycle_start
+            ),
+        )
+
     async def license_expiry(self, educator_id: str) -> date | None:
         row = (
             await execute_core(
@@ -377,40 +578,28 @@ class LicensureRepository:
             ),
         )
 
-    async def first_cycle_start(self, educator_id: str) -> date | None:
-        return (
-            await execute_core(
-                self.session,
-                sa.select(sa.func.min(renewal_ledger.c.cycle_start)).where(
-                    renewal_ledger.c.educator_id == educator_id
-                ),
-            )
-        ).scalar_one_or_none()
-
     async def add_entry(self, entry: LedgerEntry) -> bool:
         """Insert; False if an entry with the same posting key exists (posted once)."""
         result = await execute_core(
             self.session,
-            pg_insert(renewal_ledger)
-            .values(
-                entry_id=entry.entry_id,
-                posting_key=entry.posting_key,
-                educator_id=entry.educator_id,
-                district_id=entry.district_id,
-                credential_id=entry.credential_id,
-                state=entry.state,
-                credits=entry.credits,
-                unit=entry.unit.value,
-                renewal_credits=entry.renewal_credits,
-                certificate_cycle=entry.cycle.label,
-                cycle_start=entry.cycle.start,
-                cycle_end=entry.cycle.end,
-                reason=entry.reason,
-                reverses_entry_id=entry.reverses_entry_id,
-                posted_at=entry.posted_at,
-            )
-            .on_conflict_do_nothing(index_elements=[renewal_ledger.c.posting_key])
-            .returning(renewal_ledger.c.entry_id),
+            _INSERT_ENTRY,
+            {
+                "entry_id": entry.entry_id,
+                "posting_key": entry.posting_key,
+                "educator_id": entry.educator_id,
+                "district_id": entry.district_id,
+                "credential_id": entry.credential_id,
+                "state": entry.state,
+                "credits": entry.credits,
+                "unit": entry.unit.value,
+                "renewal_credits": entry.renewal_credits,
+                "certificate_cycle": entry.cycle.label,
+                "cycle_start": entry.cycle.start,
+                "cycle_end": entry.cycle.end,
+                "reason": entry.reason,
+                "reverses_entry_id": entry.reverses_entry_id,
+                "posted_at": entry.posted_at,
+            },
         )
         return result.first() is not None
 

@@ -44,15 +44,20 @@ async def record_award(
     if decision.outcome is not ReviewOutcome.PASSED:
         return None
     repo = AwardsRepository(session)
-    if await repo.credential_for_enrollment(decision.enrollment_id) is not None:
+    context = await repo.award_context(
+        decision.enrollment_id, decision.micro_credential_id, decision.micro_credential_version
+    )
+    if context.credential_id is not None:
         return None  # a second decision (or a redelivery) for an enrollment already awarded
-    catalog = CatalogRepository(session)
-    mc = await catalog.get_mc(decision.micro_credential_id, decision.micro_credential_version)
-    if mc is None:
+    found = await CatalogRepository(session).version_for_award(
+        decision.micro_credential_id, decision.micro_credential_version, context.version_digest
+    )
+    if found is None:
         raise NotAwardable(
             f"unknown micro-credential {decision.micro_credential_id} "
             f"version {decision.micro_credential_version}"
         )
+    mc, provider_name = found
     passed = PassedDecision(
         decision_id=decision.decision_id,
         enrollment_id=decision.enrollment_id,
@@ -64,15 +69,14 @@ async def record_award(
         results=decision.results,
         decided_at=decision.decided_at,
     )
-    award = awards.award(passed, mc, await repo.enrolled_purpose(decision.enrollment_id))
+    award = awards.award(passed, mc, context.enrolled_purpose)
     if issuance.validity is not None:
         award.valid_until = award.awarded_at + issuance.validity
-    provider = await catalog.get_issuer(mc.issuer_id)
     status = await repo.allocate_status_index(StatusPurpose.REVOCATION, now)
     document = openbadges.open_badge_credential(
         award,
         mc,
-        provider.name if provider else mc.issuer_id,
+        provider_name if provider_name is not None else mc.issuer_id,
         urls,
         status,
         salt=secrets.token_hex(16),
@@ -100,8 +104,8 @@ async def record_award(
         ),
         event_id=event_id("credential_awarded", award.credential_id),
     )
-    await audit.append(
-        session,
+    trail = audit.Appender(session)
+    await trail.append(
         actor=f"review-decision:{decision.decision_id}",
         action="credential.awarded",
         object_type="credential",
@@ -115,7 +119,9 @@ async def record_award(
         chain=f"educator:{award.educator_id}",
         at=now,
     )
-    await licensure.after_award(session, award, now)  # stacks, endorsements, renewal credits
+    # Stacks, endorsements, renewal credits; their audit records join the award's.
+    await licensure.after_award(session, award, now, trail=trail)
+    await trail.flush()
     return award
 
 

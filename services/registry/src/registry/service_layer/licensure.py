@@ -52,6 +52,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mc_events import audit
+from mc_events.contracts.base import Event
 from mc_events.contracts.common import Credits, Purpose
 from mc_events.contracts.registry import (
     CreditPostingReason,
@@ -60,9 +61,14 @@ from mc_events.contracts.registry import (
     StackCompleted,
     StackCompletionReversed,
 )
-from mc_events.outbox import add_event
+from mc_events.outbox import add_event, add_events
 from registry.adapters.catalog_repository import CatalogRepository
-from registry.adapters.licensure_repository import Completion, LicensureRepository
+from registry.adapters.licensure_repository import (
+    Completion,
+    LicensureRepository,
+    RenewalContext,
+    StackProgress,
+)
 from registry.domain import stacks as stack_rules
 from registry.domain.awards import Award
 from registry.domain.catalog import Stack
@@ -72,28 +78,68 @@ from registry.service_layer.catalog import event_id
 log = logging.getLogger(__name__)
 
 
+class Outgoing:
+    """Events to publish, kept in order and written together (:func:`add_events`: two
+    statements however many). For events whose key the transaction has already written to, so
+    that writing them later takes no lock in a different order."""
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._ids: list[str | None] = []
+
+    def add(self, event: Event, event_id: str) -> None:
+        self._events.append(event)
+        self._ids.append(event_id)
+
+    async def write(self, session: AsyncSession) -> None:
+        if self._events:
+            await add_events(session, self._events, event_ids=self._ids)
+        self._events, self._ids = [], []
+
+
+async def _emit(
+    session: AsyncSession, outgoing: Outgoing | None, event: Event, event_id: str
+) -> None:
+    if outgoing is None:
+        await add_event(session, event, event_id=event_id)
+    else:
+        outgoing.add(event, event_id)
+
+
 # -- awards ----------------------------------------------------------------------------------
 
 
-async def after_award(session: AsyncSession, award: Award, now: datetime) -> None:
+async def after_award(
+    session: AsyncSession, award: Award, now: datetime, *, trail: audit.Appender | None = None
+) -> None:
     """Complete the stacks the award completes and post its renewal credits. A reissued
-    credential is the same award in a new document: it completes and posts nothing again."""
+    credential is the same award in a new document: it completes and posts nothing again.
+    The events go out together at the end (the award's ``credential_awarded``, on the same
+    key, is already written); audit records go to ``trail`` if given (the caller flushes it)."""
     if award.reissued_from is not None:
         return
     repo = LicensureRepository(session)
     await repo.lock_educator(award.educator_id)
-    await complete_stacks(
-        session,
-        repo,
-        NewCredential(
-            award.credential_id,
-            award.educator_id,
-            award.district_id,
-            award.micro_credential_id,
-            award.awarded_at,
-        ),
-        now,
+    context = await repo.after_award(award.educator_id, award.micro_credential_id, now)
+    outgoing = Outgoing()
+    new = NewCredential(
+        award.credential_id,
+        award.educator_id,
+        award.district_id,
+        award.micro_credential_id,
+        award.awarded_at,
     )
+    for stack in context.stacks:
+        await complete_stack(
+            session,
+            repo,
+            stack,
+            new,
+            now,
+            progress=context.progress,
+            outgoing=outgoing,
+            trail=trail,
+        )
     if award.purpose is Purpose.LICENSE_RENEWAL:
         await post_credits(
             session,
@@ -106,7 +152,10 @@ async def after_award(session: AsyncSession, award: Award, now: datetime) -> Non
             earned_on=award.awarded_at.date(),
             reason=CreditPostingReason.AWARD,
             now=now,
+            outgoing=outgoing,
+            renewal_context=context.renewal,
         )
+    await outgoing.write(session)
 
 
 @dataclass(frozen=True)
@@ -126,9 +175,15 @@ async def complete_stacks(
 ) -> None:
     """Record (and announce) every stack ``new`` completes; the caller holds the educator's
     lock (:meth:`LicensureRepository.lock_educator`)."""
-    catalog = CatalogRepository(session)
-    for stack in await catalog.approved_stacks_containing(new.micro_credential_id):
-        await complete_stack(session, repo, stack, new, now)
+    stacks = await CatalogRepository(session).approved_stacks_containing(new.micro_credential_id)
+    if not stacks:
+        return
+    members = sorted({m for stack in stacks for m in stack.definition.member_micro_credential_ids})
+    progress = await repo.stack_progress(
+        new.educator_id, [stack.id for stack in stacks], members, now
+    )
+    for stack in stacks:
+        await complete_stack(session, repo, stack, new, now, progress=progress)
 
 
 async def complete_stack(
@@ -137,15 +192,21 @@ async def complete_stack(
     stack: Stack,
     new: NewCredential,
     now: datetime,
+    *,
+    progress: StackProgress | None = None,
+    outgoing: Outgoing | None = None,
+    trail: audit.Appender | None = None,
 ) -> bool:
     """Record (and announce) the completion of ``stack`` if the educator's valid credentials
-    satisfy its rule and no completion of it stands; whether one was recorded."""
-    if await repo.standing_completion(new.educator_id, stack.id) is not None:
-        return False
+    satisfy its rule and no completion of it stands; whether one was recorded. ``progress``
+    is where the educator stood (on this stack among others) after ``new``, if already read."""
     spec = stack.definition
     members = spec.member_micro_credential_ids
-    held = await repo.valid_credentials(new.educator_id, list(members), now)
-    satisfied = stack_rules.satisfying_credentials(spec.rule, members, held)
+    if progress is None:
+        progress = await repo.stack_progress(new.educator_id, [stack.id], list(members), now)
+    if stack.id in progress.standing:
+        return False
+    satisfied = stack_rules.satisfying_credentials(spec.rule, members, progress.held)
     if satisfied is None:
         return False
     completion = Completion(
@@ -164,8 +225,9 @@ async def complete_stack(
     )
     if not await repo.add_completion(completion):
         return False
-    await add_event(
+    await _emit(
         session,
+        outgoing,
         StackCompleted(
             stack_completion_id=completion.completion_id,
             stack_id=completion.stack_id,
@@ -181,8 +243,9 @@ async def complete_stack(
     )
     for grant in stack_rules.endorsements(completion.grants):
         eligibility_id = event_id("endorsement_eligibility", completion.completion_id, grant.code)
-        await add_event(
+        await _emit(
             session,
+            outgoing,
             EndorsementEligible(
                 eligibility_id=eligibility_id,
                 educator_id=completion.educator_id,
@@ -196,8 +259,8 @@ async def complete_stack(
             ),
             event_id=event_id("endorsement_eligible", eligibility_id),
         )
-    await audit.append(
-        session,
+    appender = trail or audit.Appender(session)
+    await appender.append(
         actor=f"credential:{new.credential_id}",
         action="stack.completed",
         object_type="stack_completion",
@@ -210,6 +273,8 @@ async def complete_stack(
         chain=f"educator:{completion.educator_id}",
         at=now,
     )
+    if trail is None:
+        await appender.flush()
     return True
 
 
@@ -369,9 +434,12 @@ async def after_reinstatement(
 # -- the ledger ------------------------------------------------------------------------------
 
 
-async def _publish(session: AsyncSession, entry: LedgerEntry) -> None:
-    await add_event(
+async def _publish(
+    session: AsyncSession, entry: LedgerEntry, outgoing: Outgoing | None = None
+) -> None:
+    await _emit(
         session,
+        outgoing,
         RenewalCreditsPosted(
             ledger_entry_id=entry.entry_id,
             educator_id=entry.educator_id,
@@ -401,12 +469,17 @@ async def post_credits(
     earned_on: date,
     reason: CreditPostingReason,
     now: datetime,
+    outgoing: Outgoing | None = None,
+    renewal_context: RenewalContext | None = None,
 ) -> LedgerEntry | None:
     """Post ``credits`` (converted by the state's rules) once per ``posting_key``; None when
-    nothing was posted (no amount, no rules in force, or already posted)."""
+    nothing was posted (no amount, no rules in force, or already posted). With ``outgoing``,
+    the event is left there for the caller to write; ``renewal_context`` is the educator's
+    :class:`RenewalContext` if already read (under the educator's lock)."""
     if credits.value == 0:
         return None
-    rules = await repo.rules_in_force()
+    context = renewal_context or await repo.renewal_context(educator_id)
+    rules = context.rules
     if rules is None:
         log.warning("no renewal rules in force: %s posts no renewal credits", posting_key)
         return None
@@ -418,8 +491,8 @@ async def post_credits(
         return None
     cycle = rules.cycle_for(
         earned_on,
-        license_expires_on=await repo.license_expiry(educator_id),
-        anchor=await repo.first_cycle_start(educator_id),
+        license_expires_on=context.license_expires_on,
+        anchor=context.first_cycle_start,
     )
     entry = LedgerEntry(
         entry_id=event_id("renewal_ledger_entry", posting_key),
@@ -438,7 +511,7 @@ async def post_credits(
     )
     if not await repo.add_entry(entry):
         return None
-    await _publish(session, entry)
+    await _publish(session, entry, outgoing)
     return entry
 
 
