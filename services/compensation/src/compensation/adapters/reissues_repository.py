@@ -21,11 +21,11 @@ MAX_CHAIN = 1000
 """Reissues followed at most (a backstop: inserts refuse cycles, so chains end)."""
 
 
-async def original_credential_id(session: AsyncSession, credential_id: str) -> str:
-    """The credential the award was made for: ``credential_id`` followed back through its
-    reissues (itself if it was never reissued from another)."""
+def original_credential_query(credential_id: sa.ColumnElement[str]) -> sa.Select[tuple[str]]:
+    """The query of :func:`original_credential_id` (one row), to embed in larger reads;
+    ``credential_id`` is a literal or a bound parameter."""
     chain = sa.select(
-        sa.literal(credential_id, sa.Text).label("credential_id"),
+        credential_id.label("credential_id"),
         sa.literal(0, sa.Integer).label("depth"),
     ).cte("chain", recursive=True)
     chain = chain.union_all(
@@ -37,11 +37,14 @@ async def original_credential_id(session: AsyncSession, credential_id: str) -> s
             chain.c.depth < MAX_CHAIN,
         )
     )
+    return sa.select(chain.c.credential_id).order_by(chain.c.depth.desc()).limit(1)
+
+
+async def original_credential_id(session: AsyncSession, credential_id: str) -> str:
+    """The credential the award was made for: ``credential_id`` followed back through its
+    reissues (itself if it was never reissued from another)."""
     row = (
-        await execute_core(
-            session,
-            sa.select(chain.c.credential_id).order_by(chain.c.depth.desc()).limit(1),
-        )
+        await execute_core(session, original_credential_query(sa.literal(credential_id, sa.Text)))
     ).one()
     return str(row.credential_id)
 

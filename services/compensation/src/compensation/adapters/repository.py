@@ -7,15 +7,19 @@ deadlocking; see service_layer/stipends.py.
 
 from __future__ import annotations
 
+import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from compensation.adapters.reissues_repository import original_credential_query
 from compensation.adapters.tables import (
     budget_allocations,
     budgets,
@@ -28,7 +32,15 @@ from compensation.adapters.tables import (
     stipend_usage,
 )
 from compensation.domain.fiscal import FiscalCalendar
-from compensation.domain.rules import Budget, Educator, RuleKind, StipendRule, Usage
+from compensation.domain.rules import (
+    Award,
+    Basis,
+    Budget,
+    Educator,
+    RuleKind,
+    StipendRule,
+    Usage,
+)
 from mc_events.db import execute_core, insert_once
 
 UsageKey = tuple[str, str, int]
@@ -142,18 +154,112 @@ async def rule_version(session: AsyncSession, rule_id: str, version: int) -> Sti
     return rule_from_json(row.definition) if row else None
 
 
-async def rules_for(session: AsyncSession, state: str, district_id: str) -> list[StipendRule]:
-    rows = await execute_core(
-        session,
-        sa.select(stipend_rules.c.definition).where(
-            stipend_rules.c.state == state,
-            sa.or_(
-                stipend_rules.c.district_id.is_(None),
-                stipend_rules.c.district_id == district_id,
-            ),
-        ),
+_PARSED_RULES_MAX = 4096
+_parsed_rules: dict[str, StipendRule] = {}
+"""Rule definitions (their stored JSON text) already parsed. A published version is never
+edited, and the key is the content itself, so an entry can never go stale."""
+
+
+def _rule_from_text(definition: str) -> StipendRule:
+    rule = _parsed_rules.get(definition)
+    if rule is None:
+        if len(_parsed_rules) >= _PARSED_RULES_MAX:
+            _parsed_rules.clear()
+        rule = _parsed_rules[definition] = rule_from_json(json.loads(definition))
+    return rule
+
+
+@dataclass(frozen=True)
+class AwardScope:
+    """What deciding an award needs to know before its lock, read in one statement."""
+
+    source_id: str
+    """The award's source id; for a credential, the original credential (reissues followed
+    back)."""
+    state: str | None
+    """The district's state; None: the district is not registered with compensation."""
+    rules: list[StipendRule]
+    """Every version of the stipend rules of the district's state and of the district itself
+    that pay for the award's basis (which one is in force is the domain's decision)."""
+    educator: Educator | None
+    """The educator on the roster read model, if there."""
+
+
+_SOURCE_ID = sa.bindparam("source_id", type_=sa.Text)
+_DISTRICT_ID = sa.bindparam("district_id", type_=sa.Text)
+_EDUCATOR_ID = sa.bindparam("educator_id", type_=sa.Text)
+_AWARD_KEY = sa.bindparam("award_key", type_=sa.Text)
+
+
+def _award_scope_query(basis: Basis) -> sa.Select[Any]:
+    source: sa.ColumnElement[str] = (
+        original_credential_query(_SOURCE_ID).scalar_subquery()
+        if basis is Basis.CREDENTIAL
+        else _SOURCE_ID
     )
-    return [rule_from_json(row.definition) for row in rows]
+    scope = sa.select(
+        source.label("source_id"),
+        sa.select(districts.c.state)
+        .where(districts.c.district_id == _DISTRICT_ID)
+        .scalar_subquery()
+        .label("state"),
+    ).subquery("scope")
+    rules_of_scope = sa.and_(
+        stipend_rules.c.state == scope.c.state,
+        sa.or_(stipend_rules.c.district_id.is_(None), stipend_rules.c.district_id == _DISTRICT_ID),
+        stipend_rules.c.kind.in_([kind.value for kind in RuleKind if kind.basis is basis]),
+    )
+    return sa.select(
+        scope.c.source_id,
+        scope.c.state,
+        educators.c.educator_id,
+        educators.c.district_id.label("educator_district_id"),
+        educators.c.role,
+        educators.c.license_type,
+        educators.c.license_expires_on,
+        sa.cast(stipend_rules.c.definition, sa.Text).label("definition"),
+    ).select_from(
+        scope.outerjoin(educators, educators.c.educator_id == _EDUCATOR_ID).outerjoin(
+            stipend_rules, rules_of_scope
+        )
+    )
+
+
+_AWARD_SCOPE = {basis: _award_scope_query(basis) for basis in Basis}
+
+
+async def award_scope(session: AsyncSession, award: Award) -> AwardScope:
+    """The award's original source id, its district's state, the rules that may pay it and the
+    educator, in one statement (reads only: nothing is locked)."""
+    rows = (
+        await execute_core(
+            session,
+            _AWARD_SCOPE[award.basis],
+            {
+                "source_id": award.source_id,
+                "district_id": award.district_id,
+                "educator_id": award.educator_id,
+            },
+        )
+    ).all()
+    first = rows[0]
+    educator = (
+        Educator(
+            first.educator_id,
+            first.educator_district_id,
+            first.role,
+            first.license_type,
+            first.license_expires_on,
+        )
+        if first.educator_id is not None
+        else None
+    )
+    return AwardScope(
+        source_id=str(first.source_id),
+        state=None if first.state is None else str(first.state),
+        rules=[_rule_from_text(row.definition) for row in rows if row.definition is not None],
+        educator=educator,
+    )
 
 
 # -- districts and the roster read model ----------------------------------------------------
@@ -227,39 +333,68 @@ async def get_educator(session: AsyncSession, educator_id: str) -> Educator | No
 # -- locks, usage and budgets ---------------------------------------------------------------
 
 
+_LOCK_AWARD = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)))
+
+
 async def lock_award(session: AsyncSession, award_key: str) -> None:
     """Serialise every command about one award (duplicates, award vs. revocation)."""
-    key = zlib.crc32(award_key.encode())
-    await execute_core(session, sa.select(sa.func.pg_advisory_xact_lock(key)))
+    await execute_core(session, _LOCK_AWARD, {"key": zlib.crc32(award_key.encode())})
+
+
+def _unnest(name: str, columns: Iterable[sa.Column[Any]]) -> sa.TableValuedAlias:
+    """Rows named ``name``, with the names and types of ``columns``, passed as one array
+    parameter per column (``<name>_<column>``) and read back in array order: one cached
+    statement whatever the number of rows."""
+    columns = list(columns)
+    return (
+        sa.func.unnest(*(sa.bindparam(f"{name}_{c.name}", type_=pg.ARRAY(c.type)) for c in columns))
+        .table_valued(*(sa.column(c.name, c.type) for c in columns), name=name)
+        .render_derived(name=name)
+    )
+
+
+def _arrays(name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> dict[str, Any]:
+    """The parameters of ``_unnest(name, ...)`` for ``rows`` (one value per column each)."""
+    values = list(zip(*rows, strict=True)) or [()] * len(columns)
+    return {f"{name}_{column}": list(value) for column, value in zip(columns, values, strict=True)}
+
+
+_USAGE_KEY = ("educator_id", "rule_id", "period")
+_WANTED_USAGE = _unnest("wanted", (stipend_usage.c[c] for c in (*_USAGE_KEY, "cap_cents")))
+_LOCK_USAGE = (
+    pg_insert(stipend_usage)
+    .from_select([*_USAGE_KEY, "cap_cents"], sa.select(_WANTED_USAGE))
+    .on_conflict_do_update(
+        index_elements=list(_USAGE_KEY), set_={"paid_count": stipend_usage.c.paid_count}
+    )
+    .returning(
+        *(stipend_usage.c[c] for c in _USAGE_KEY),
+        stipend_usage.c.paid_count,
+        stipend_usage.c.paid_cents,
+    )
+)
 
 
 async def lock_usage(
     session: AsyncSession, keys: Mapping[UsageKey, int | None]
 ) -> dict[UsageKey, Usage]:
-    """Row-lock (creating if needed) the usage counters, in key order; keys map to the cap."""
-    found: dict[UsageKey, Usage] = {}
-    for key in sorted(keys):
-        educator_id, rule_id, period = key
-        await execute_core(
-            session,
-            pg_insert(stipend_usage)
-            .values(educator_id=educator_id, rule_id=rule_id, period=period, cap_cents=keys[key])
-            .on_conflict_do_nothing(),
-        )
-        row = (
-            await execute_core(
-                session,
-                sa.select(stipend_usage.c.paid_count, stipend_usage.c.paid_cents)
-                .where(
-                    stipend_usage.c.educator_id == educator_id,
-                    stipend_usage.c.rule_id == rule_id,
-                    stipend_usage.c.period == period,
-                )
-                .with_for_update(),
-            )
-        ).one()
-        found[key] = Usage(row.paid_count, row.paid_cents)
-    return found
+    """Row-lock (creating if needed) the usage counters, in key order; keys map to the cap.
+
+    One statement: the rows are inserted in key order, and an existing row is locked by a
+    no-op update (its cap is kept)."""
+    if not keys:
+        return {}
+    rows = await execute_core(
+        session,
+        _LOCK_USAGE,
+        _arrays(
+            "wanted", (*_USAGE_KEY, "cap_cents"), ((*key, cap) for key, cap in sorted(keys.items()))
+        ),
+    )
+    return {
+        (row.educator_id, row.rule_id, row.period): Usage(row.paid_count, row.paid_cents)
+        for row in rows
+    }
 
 
 async def add_usage(session: AsyncSession, key: UsageKey, count: int, cents: int) -> None:
@@ -279,6 +414,25 @@ async def add_usage(session: AsyncSession, key: UsageKey, count: int, cents: int
     )
 
 
+_USAGE_DELTA = _unnest(
+    "usage_delta",
+    (
+        *(stipend_usage.c[c] for c in _USAGE_KEY),
+        sa.Column("paid_count", sa.Integer),
+        sa.Column("paid_cents", sa.BigInteger),
+    ),
+)
+_ADD_USAGE = (
+    stipend_usage.update()
+    .where(*(stipend_usage.c[c] == _USAGE_DELTA.c[c] for c in _USAGE_KEY))
+    .values(
+        paid_count=stipend_usage.c.paid_count + _USAGE_DELTA.c.paid_count,
+        paid_cents=stipend_usage.c.paid_cents + _USAGE_DELTA.c.paid_cents,
+    )
+)
+"""Add (count, cents) to each counter (the rows are locked already)."""
+
+
 def _budget_where(key: BudgetKey) -> sa.ColumnElement[bool]:
     district_id, funding_source, fiscal_year = key
     return sa.and_(
@@ -288,27 +442,35 @@ def _budget_where(key: BudgetKey) -> sa.ColumnElement[bool]:
     )
 
 
+_BUDGET_KEY = ("district_id", "funding_source", "fiscal_year")
+_WANTED_BUDGETS = _unnest("wanted", (budgets.c[c] for c in _BUDGET_KEY))
+_LOCK_BUDGETS = (
+    pg_insert(budgets)
+    .from_select(list(_BUDGET_KEY), sa.select(_WANTED_BUDGETS))
+    .on_conflict_do_update(
+        index_elements=list(_BUDGET_KEY), set_={"allocated_cents": budgets.c.allocated_cents}
+    )
+    .returning(
+        *(budgets.c[c] for c in _BUDGET_KEY), budgets.c.allocated_cents, budgets.c.committed_cents
+    )
+)
+
+
 async def lock_budgets(session: AsyncSession, keys: Iterable[BudgetKey]) -> dict[BudgetKey, Budget]:
-    """Row-lock (creating empty ones if needed) the budgets, in key order."""
-    found: dict[BudgetKey, Budget] = {}
-    for key in sorted(set(keys)):
-        district_id, funding_source, fiscal_year = key
-        await execute_core(
-            session,
-            pg_insert(budgets)
-            .values(district_id=district_id, funding_source=funding_source, fiscal_year=fiscal_year)
-            .on_conflict_do_nothing(),
+    """Row-lock (creating empty ones if needed) the budgets, in key order.
+
+    One statement: the rows are inserted in key order, and an existing row is locked by a
+    no-op update."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return {}
+    rows = await execute_core(session, _LOCK_BUDGETS, _arrays("wanted", _BUDGET_KEY, ordered))
+    return {
+        (row.district_id, row.funding_source, row.fiscal_year): Budget(
+            row.allocated_cents, row.committed_cents
         )
-        row = (
-            await execute_core(
-                session,
-                sa.select(budgets.c.allocated_cents, budgets.c.committed_cents)
-                .where(_budget_where(key))
-                .with_for_update(),
-            )
-        ).one()
-        found[key] = Budget(row.allocated_cents, row.committed_cents)
-    return found
+        for row in rows
+    }
 
 
 async def change_budget(
@@ -324,6 +486,19 @@ async def change_budget(
             committed_cents=budgets.c.committed_cents + committed,
         ),
     )
+
+
+_BUDGET_DELTA = _unnest(
+    "budget_delta",
+    (*(budgets.c[c] for c in _BUDGET_KEY), sa.Column("committed_cents", sa.BigInteger)),
+)
+_COMMIT_TO_BUDGETS = (
+    budgets.update()
+    .where(*(budgets.c[c] == _BUDGET_DELTA.c[c] for c in _BUDGET_KEY))
+    .values(committed_cents=budgets.c.committed_cents + _BUDGET_DELTA.c.committed_cents)
+)
+"""Add cents to the committed cents of each budget (the rows are locked already;
+ck_budget_within_allocation aborts an over-commitment)."""
 
 
 async def record_allocation(
@@ -379,27 +554,115 @@ async def budget_report(session: AsyncSession, key: BudgetKey) -> dict[str, int]
 # -- ledger, deferrals, revocations ---------------------------------------------------------
 
 
-async def already_decided(
-    session: AsyncSession, award_key: str, rule_id: str, fiscal_year: int
-) -> bool:
-    """An approval or deferral exists for (award, rule, fiscal year)."""
-    entry = sa.select(ledger_entries.c.entry_id).where(
-        ledger_entries.c.award_key == award_key,
-        ledger_entries.c.rule_id == rule_id,
-        ledger_entries.c.fiscal_year == fiscal_year,
-        ledger_entries.c.kind == "approval",
+@dataclass(frozen=True)
+class AwardHistory:
+    revoked: bool
+    """The award was revoked (nothing is paid for it, now or later)."""
+    decided: frozenset[tuple[str, int]]
+    """(rule id, fiscal year) of the award's approvals and deferrals (whatever their status)."""
+
+
+_AWARD_HISTORY = sa.union_all(
+    sa.select(
+        sa.literal("decided", sa.Text).label("what"),
+        ledger_entries.c.rule_id,
+        ledger_entries.c.fiscal_year,
+    ).where(ledger_entries.c.award_key == _AWARD_KEY, ledger_entries.c.kind == "approval"),
+    sa.select(sa.literal("decided", sa.Text), deferrals.c.rule_id, deferrals.c.fiscal_year).where(
+        deferrals.c.award_key == _AWARD_KEY
+    ),
+    sa.select(
+        sa.literal("revoked", sa.Text),
+        sa.cast(sa.null(), sa.Text),
+        sa.cast(sa.null(), sa.Integer),
+    ).where(revoked_awards.c.award_key == _AWARD_KEY),
+)
+
+
+async def award_history(session: AsyncSession, award_key: str) -> AwardHistory:
+    """Whether the award was revoked and what was decided for it already, in one statement
+    (read under the award lock, so it is up to date)."""
+    rows = (await execute_core(session, _AWARD_HISTORY, {"award_key": award_key})).all()
+    return AwardHistory(
+        revoked=any(row.what == "revoked" for row in rows),
+        decided=frozenset((row.rule_id, row.fiscal_year) for row in rows if row.what == "decided"),
     )
-    deferral = sa.select(deferrals.c.deferral_id).where(
-        deferrals.c.award_key == award_key,
-        deferrals.c.rule_id == rule_id,
-        deferrals.c.fiscal_year == fiscal_year,
-    )
-    row = (await execute_core(session, sa.select(sa.exists(entry.union_all(deferral))))).scalar()
-    return bool(row)
 
 
 async def insert_entry(session: AsyncSession, values: Mapping[str, Any]) -> None:
     await execute_core(session, ledger_entries.insert().values(**values))
+
+
+APPROVAL_COLUMNS = (
+    "entry_id",
+    "kind",
+    "educator_id",
+    "district_id",
+    "basis",
+    "award_key",
+    "credential_id",
+    "stack_completion_id",
+    "rule_id",
+    "rule_version",
+    "fiscal_year",
+    "fiscal_period",
+    "cap_period",
+    "amount_cents",
+    "funding_source",
+    "awarded_at",
+    "recorded_at",
+)
+"""The columns of an approval ledger entry (the others are those of reversals)."""
+
+_NEW_ENTRIES = _unnest("entry", (ledger_entries.c[c] for c in APPROVAL_COLUMNS))
+_WRITTEN = (
+    ledger_entries.insert()
+    .from_select(list(APPROVAL_COLUMNS), sa.select(_NEW_ENTRIES))
+    .returning(ledger_entries.c.entry_id)
+    .cte("written")
+)
+_COUNTED = _ADD_USAGE.returning(stipend_usage.c.rule_id).cte("counted")
+_CHARGED = _COMMIT_TO_BUDGETS.returning(budgets.c.fiscal_year).cte("charged")
+_RECORD_APPROVALS = sa.select(
+    *(
+        sa.select(sa.func.count()).select_from(cte).scalar_subquery()
+        for cte in (_WRITTEN, _COUNTED, _CHARGED)
+    )
+)
+
+
+async def record_approvals(
+    session: AsyncSession,
+    entries: Sequence[Mapping[str, Any]],
+    usage: Mapping[UsageKey, tuple[int, int]],
+    committed: Mapping[BudgetKey, int],
+) -> None:
+    """Approval ledger entries (``APPROVAL_COLUMNS``; in the given order: their ``seq``
+    follows it), what they add to the usage counters ((count, cents) per counter) and to the
+    budgets' committed cents, in one statement. The counters and budgets must be row-locked
+    already (``lock_usage``, ``lock_budgets``): the three writes then wait for nothing, and the
+    database constraints still abort the transaction if one would break a cap or a budget."""
+    if not entries:
+        return
+    await execute_core(
+        session,
+        _RECORD_APPROVALS,
+        {
+            **_arrays(
+                "entry", APPROVAL_COLUMNS, ([e[c] for c in APPROVAL_COLUMNS] for e in entries)
+            ),
+            **_arrays(
+                "usage_delta",
+                (*_USAGE_KEY, "paid_count", "paid_cents"),
+                ((*key, count, cents) for key, (count, cents) in sorted(usage.items())),
+            ),
+            **_arrays(
+                "budget_delta",
+                (*_BUDGET_KEY, "committed_cents"),
+                ((*key, cents) for key, cents in sorted(committed.items())),
+            ),
+        },
+    )
 
 
 async def insert_reversal(session: AsyncSession, values: Mapping[str, Any]) -> bool:
@@ -429,8 +692,12 @@ async def unreversed_approvals(session: AsyncSession, award_key: str) -> list[An
     return list(rows)
 
 
-async def insert_deferral(session: AsyncSession, values: Mapping[str, Any]) -> None:
-    await execute_core(session, deferrals.insert().values(status="deferred", **values))
+async def insert_deferrals(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Waiting deferrals in one statement, in the given order (their ``seq`` follows it)."""
+    if rows:
+        await execute_core(
+            session, deferrals.insert().values([{"status": "deferred", **row} for row in rows])
+        )
 
 
 async def waiting_deferrals(session: AsyncSession, key: BudgetKey) -> list[Any]:

@@ -73,13 +73,12 @@ def build_handlers(clock: Clock = utc_now) -> dict[type[Event], Handler]:
         session: AsyncSession, received: Received[CredentialAwarded]
     ) -> None:
         event = received.event
-        # A reissued id is the original award (whose unique keys pay it once).
-        original = await reissues.original_of(session, _ref(event))
+        # A reissued id is the original award (apply_award resolves it; its keys pay it once).
         await _apply(
             session,
             Award(
                 Basis.CREDENTIAL,
-                original.credential_id,
+                event.credential_id,
                 event.micro_credential_id,
                 event.educator_id,
                 event.district_id,

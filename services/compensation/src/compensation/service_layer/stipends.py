@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from compensation.domain.rules import (
     rules_in_force,
 )
 from mc_events import audit
+from mc_events.contracts.base import Event
 from mc_events.contracts.compensation import (
     DeferralCancellationReason,
     StipendApproved,
@@ -52,7 +53,7 @@ from mc_events.contracts.compensation import (
     StipendReversalReason,
     StipendReversed,
 )
-from mc_events.outbox import add_event
+from mc_events.outbox import add_event, add_events
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,136 @@ def _source_fields(award: Award) -> dict[str, Any]:
     return {"credential_id": None, "stack_completion_id": award.source_id}
 
 
+@dataclass(frozen=True)
+class _Payment:
+    """What one rule decided to pay for an award: an approval, or a deferral."""
+
+    rule: StipendRule
+    outcome: Outcome
+    amount_cents: int
+    fiscal_year: int
+    fiscal_period: int
+
+
+def _approval(award: Award, payment: _Payment, entry_id: str, now: datetime) -> dict[str, Any]:
+    rule = payment.rule
+    return {
+        "entry_id": entry_id,
+        "kind": "approval",
+        "educator_id": award.educator_id,
+        "district_id": award.district_id,
+        "basis": award.basis.value,
+        "award_key": award.award_key,
+        **_source_fields(award),
+        "rule_id": rule.rule_id,
+        "rule_version": rule.version,
+        "fiscal_year": payment.fiscal_year,
+        "fiscal_period": payment.fiscal_period,
+        "cap_period": rule.cap_period(payment.fiscal_year),
+        "amount_cents": payment.amount_cents,
+        "funding_source": rule.funding_source,
+        "awarded_at": award.awarded_at,
+        "recorded_at": now,
+    }
+
+
+def _deferral(award: Award, payment: _Payment, deferral_id: str, now: datetime) -> dict[str, Any]:
+    rule = payment.rule
+    return {
+        "deferral_id": deferral_id,
+        "educator_id": award.educator_id,
+        "district_id": award.district_id,
+        "basis": award.basis.value,
+        "award_key": award.award_key,
+        "source_id": award.source_id,
+        "subject_id": award.subject_id,
+        "rule_id": rule.rule_id,
+        "rule_version": rule.version,
+        "fiscal_year": payment.fiscal_year,
+        "fiscal_period": payment.fiscal_period,
+        "amount_cents": payment.amount_cents,
+        "funding_source": rule.funding_source,
+        "awarded_at": award.awarded_at,
+        "deferred_at": now,
+    }
+
+
+def _payment_fields(award: Award, payment: _Payment) -> dict[str, Any]:
+    """What ``StipendApproved`` and ``StipendDeferred`` say alike about a rule's payment."""
+    return {
+        "educator_id": award.educator_id,
+        "district_id": award.district_id,
+        "basis": StipendBasis(award.basis.value),
+        **_source_fields(award),
+        "rule_id": payment.rule.rule_id,
+        "rule_version": payment.rule.version,
+        "fiscal_year": payment.fiscal_year,
+        "fiscal_period": payment.fiscal_period,
+        "amount_cents": payment.amount_cents,
+        "funding_source": payment.rule.funding_source,
+    }
+
+
+async def _record(
+    session: AsyncSession, award: Award, payments: list[_Payment], now: datetime
+) -> list[str]:
+    """Write what the rules decided for ``award``, in rule order: approvals (ledger entries,
+    usage, budgets, ``StipendApproved`` and an audit record each) and deferrals (a waiting
+    deferral and ``StipendDeferred`` each). Each kind of row is written in one statement.
+    Returns the ledger entry or deferral id of each payment."""
+    written: list[str] = []
+    entries: list[dict[str, Any]] = []
+    waiting: list[dict[str, Any]] = []
+    usage: dict[UsageKey, tuple[int, int]] = {}
+    committed: dict[BudgetKey, int] = {}
+    events: list[Event] = []
+    event_ids: list[str | None] = []
+    for payment in payments:
+        rule, amount_cents = payment.rule, payment.amount_cents
+        event: Event
+        if payment.outcome is Outcome.APPROVE:
+            entry_id = ids.approval_entry_id(award.award_key, rule.rule_id, payment.fiscal_year)
+            entries.append(_approval(award, payment, entry_id, now))
+            usage_key = _usage_key(rule, award, payment.fiscal_year)
+            count, cents = usage.get(usage_key, (0, 0))
+            usage[usage_key] = (count + 1, cents + amount_cents)
+            budget_key = _budget_key(rule, award, payment.fiscal_year)
+            committed[budget_key] = committed.get(budget_key, 0) + amount_cents
+            event = StipendApproved(
+                **_payment_fields(award, payment), ledger_entry_id=entry_id, approved_at=now
+            )
+            written.append(entry_id)
+        else:
+            deferral_id = ids.deferral_id(award.award_key, rule.rule_id, payment.fiscal_year)
+            waiting.append(_deferral(award, payment, deferral_id, now))
+            event = StipendDeferred(
+                **_payment_fields(award, payment), deferral_id=deferral_id, deferred_at=now
+            )
+            written.append(deferral_id)
+        events.append(event)
+        event_ids.append(ids.event_id(event.event_type, written[-1]))
+    await repo.record_approvals(session, entries, usage, committed)
+    await repo.insert_deferrals(session, waiting)
+    await add_events(session, events, event_ids=event_ids)
+    for entry in entries:
+        await audit.append(
+            session,
+            actor=f"award:{award.award_key}",
+            action="stipend.approved",
+            object_type="ledger_entry",
+            object_id=entry["entry_id"],
+            details={
+                "amount_cents": entry["amount_cents"],
+                "rule": f"{entry['rule_id']}@v{entry['rule_version']}",
+                "fiscal_year": entry["fiscal_year"],
+                "district_id": award.district_id,
+            },
+            chain=f"educator:{award.educator_id}",
+            at=now,
+        )
+    return written
+
+
 async def _approve(
     session: AsyncSession,
     rule: StipendRule,
@@ -96,84 +227,33 @@ async def _approve(
     fiscal_period: int,
     now: datetime,
 ) -> str:
-    entry_id = ids.approval_entry_id(award.award_key, rule.rule_id, fiscal_year)
-    await repo.insert_entry(
-        session,
-        {
-            "entry_id": entry_id,
-            "kind": "approval",
-            "educator_id": award.educator_id,
-            "district_id": award.district_id,
-            "basis": award.basis.value,
-            "award_key": award.award_key,
-            **_source_fields(award),
-            "rule_id": rule.rule_id,
-            "rule_version": rule.version,
-            "fiscal_year": fiscal_year,
-            "fiscal_period": fiscal_period,
-            "cap_period": rule.cap_period(fiscal_year),
-            "amount_cents": amount_cents,
-            "funding_source": rule.funding_source,
-            "awarded_at": award.awarded_at,
-            "recorded_at": now,
-        },
-    )
-    await repo.add_usage(session, _usage_key(rule, award, fiscal_year), 1, amount_cents)
-    await repo.change_budget(session, _budget_key(rule, award, fiscal_year), committed=amount_cents)
-    event = StipendApproved(
-        educator_id=award.educator_id,
-        district_id=award.district_id,
-        basis=StipendBasis(award.basis.value),
-        **_source_fields(award),
-        rule_id=rule.rule_id,
-        rule_version=rule.version,
-        fiscal_year=fiscal_year,
-        fiscal_period=fiscal_period,
-        ledger_entry_id=entry_id,
-        amount_cents=amount_cents,
-        funding_source=rule.funding_source,
-        approved_at=now,
-    )
-    await add_event(session, event, event_id=ids.event_id(event.event_type, entry_id))
-    await audit.append(
-        session,
-        actor=f"award:{award.award_key}",
-        action="stipend.approved",
-        object_type="ledger_entry",
-        object_id=entry_id,
-        details={
-            "amount_cents": amount_cents,
-            "rule": f"{rule.rule_id}@v{rule.version}",
-            "fiscal_year": fiscal_year,
-            "district_id": award.district_id,
-        },
-        chain=f"educator:{award.educator_id}",
-        at=now,
-    )
+    payment = _Payment(rule, Outcome.APPROVE, amount_cents, fiscal_year, fiscal_period)
+    (entry_id,) = await _record(session, award, [payment], now)
     return entry_id
 
 
-async def apply_award(
-    session: AsyncSession, award: Award, clock: Clock, *, state: str | None = None
-) -> AwardResult:
-    """Apply every stipend rule in force to ``award``: approve, defer, or pay nothing."""
+async def apply_award(session: AsyncSession, award: Award, clock: Clock) -> AwardResult:
+    """Apply every stipend rule in force to ``award``: approve, defer, or pay nothing.
+
+    An award naming a reissued credential is the original credential's award (its unique
+    keys pay it once)."""
     result = AwardResult()
-    state = state or await repo.district_state(session, award.district_id)
-    if state is None:
+    scope = await repo.award_scope(session, award)
+    if scope.state is None:
         # The district runs no stipend programme here (not registered with compensation).
         return result
-    rules = rules_in_force(
-        await repo.rules_for(session, state, award.district_id), award, state=state
-    )
+    award = replace(award, source_id=scope.source_id)
+    rules = rules_in_force(scope.rules, award, state=scope.state)
     if not rules:
         return result
-    educator = await repo.get_educator(session, award.educator_id)
+    educator = scope.educator
     if educator is None:
         raise EducatorNotOnRoster(
             f"educator {award.educator_id} is not on the roster read model yet"
         )
     await repo.lock_award(session, award.award_key)
-    if await repo.is_revoked(session, award.award_key):
+    history = await repo.award_history(session, award.award_key)
+    if history.revoked:
         result.not_paid = {rule.rule_id: "credential revoked" for rule in rules}
         return result
     fiscal_years = {rule.rule_id: rule.calendar.fiscal_year(award.awarded_at) for rule in rules}
@@ -188,9 +268,10 @@ async def apply_award(
         session, [_budget_key(rule, award, fiscal_years[rule.rule_id]) for rule in rules]
     )
     now = clock()
+    payments: list[_Payment] = []
     for rule in rules:
         fiscal_year = fiscal_years[rule.rule_id]
-        if await repo.already_decided(session, award.award_key, rule.rule_id, fiscal_year):
+        if (rule.rule_id, fiscal_year) in history.decided:
             result.not_paid[rule.rule_id] = "already decided (duplicate award)"
             continue
         usage_key = _usage_key(rule, award, fiscal_year)
@@ -199,77 +280,25 @@ async def apply_award(
         if decision.outcome is Outcome.NOTHING:
             result.not_paid[rule.rule_id] = decision.reason
             continue
-        if decision.outcome is Outcome.APPROVE:
-            result.approved.append(
-                await _approve(
-                    session,
-                    rule,
-                    award,
-                    decision.amount_cents,
-                    fiscal_year,
-                    decision.fiscal_period,
-                    now,
-                )
+        payments.append(
+            _Payment(
+                rule, decision.outcome, decision.amount_cents, fiscal_year, decision.fiscal_period
             )
+        )
+        if decision.outcome is Outcome.APPROVE:
             spent = usage[usage_key]
             usage[usage_key] = Usage(spent.paid_count + 1, spent.paid_cents + decision.amount_cents)
             budget = budgets[budget_key]
             budgets[budget_key] = Budget(
                 budget.allocated_cents, budget.committed_cents + decision.amount_cents
             )
-            continue
-        result.deferred.append(
-            await _defer(session, rule, award, decision.amount_cents, decision.fiscal_period, now)
-        )
+    written = await _record(session, award, payments, now)
+    for payment, written_id in zip(payments, written, strict=True):
+        if payment.outcome is Outcome.APPROVE:
+            result.approved.append(written_id)
+        else:
+            result.deferred.append(written_id)
     return result
-
-
-async def _defer(
-    session: AsyncSession,
-    rule: StipendRule,
-    award: Award,
-    amount_cents: int,
-    fiscal_period: int,
-    now: datetime,
-) -> str:
-    fiscal_year = rule.calendar.fiscal_year(award.awarded_at)
-    deferral_id = ids.deferral_id(award.award_key, rule.rule_id, fiscal_year)
-    await repo.insert_deferral(
-        session,
-        {
-            "deferral_id": deferral_id,
-            "educator_id": award.educator_id,
-            "district_id": award.district_id,
-            "basis": award.basis.value,
-            "award_key": award.award_key,
-            "source_id": award.source_id,
-            "subject_id": award.subject_id,
-            "rule_id": rule.rule_id,
-            "rule_version": rule.version,
-            "fiscal_year": fiscal_year,
-            "fiscal_period": fiscal_period,
-            "amount_cents": amount_cents,
-            "funding_source": rule.funding_source,
-            "awarded_at": award.awarded_at,
-            "deferred_at": now,
-        },
-    )
-    event = StipendDeferred(
-        educator_id=award.educator_id,
-        district_id=award.district_id,
-        basis=StipendBasis(award.basis.value),
-        **_source_fields(award),
-        rule_id=rule.rule_id,
-        rule_version=rule.version,
-        fiscal_year=fiscal_year,
-        fiscal_period=fiscal_period,
-        deferral_id=deferral_id,
-        amount_cents=amount_cents,
-        funding_source=rule.funding_source,
-        deferred_at=now,
-    )
-    await add_event(session, event, event_id=ids.event_id(event.event_type, deferral_id))
-    return deferral_id
 
 
 async def reverse_award(

@@ -1,0 +1,239 @@
+"""What one process spends on an awarded credential: CPU and SQL statements per award.
+
+    .venv/bin/python services/compensation/bench_awards.py [--n 400] [--batch 200]
+
+Runs the ``registry.credential_awarded`` handler of the compensation consumer, in-process, for
+``--n`` distinct awards (each its own educator and credential) in batches of ``--batch``, one
+transaction per batch, as the consumer runtime does. Before that it sets up what an award
+needs, as the integration tests do: a registered Florida district with a budget, the statewide
+$1,000 per-credential rule, a district first-credential rule with a cap, a salary-lane rule
+(stack completions only: an award must not read it), and the educators on the roster read
+model. Every award is approved under both stipend rules.
+
+Prints, for the measured awards (a warm-up batch is excluded): awards per CPU-second of this
+process (``time.process_time``: PostgreSQL's own work is not counted), CPU and wall
+milliseconds per award, SQL statements per award (``mc_events.db.statements_run``), and the
+statements sent most often.
+
+Uses ``DATABASE_URL`` (a PostgreSQL server) if set, else starts an embedded PostgreSQL in a
+temporary folder and removes it afterwards. No broker is needed: events stop in the outbox.
+Integer nanoseconds throughout (the service takes no floats, its benchmark neither).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from compensation.adapters import repository as repo
+from compensation.bootstrap import MIGRATIONS
+from compensation.domain.fiscal import FiscalCalendar
+from compensation.domain.lanes import SalaryLaneRule
+from compensation.domain.rules import Educator, RuleKind, StipendRule
+from compensation.entrypoints.consumer import build_handlers
+from compensation.service_layer import lanes, rules, stipends
+from mc_events import migrations
+from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
+from mc_events.contracts.registry import CredentialAwarded
+from mc_events.db import create_engine, session_factory, statements_run
+from mc_events.devinfra.common import free_port
+from mc_events.devinfra.postgres import EmbeddedPostgres, create_database, database_url
+from mc_events.envelope import Envelope, Received
+
+DISTRICT = "leon"
+FUNDING = "fl-state-mc-stipend-fund"
+AWARDED_AT = datetime(2025, 10, 1, 15, tzinfo=UTC)
+WARM_UP = 20
+
+
+def clock() -> datetime:
+    return datetime(2025, 10, 2, tzinfo=UTC)
+
+
+def award_event(i: int) -> CredentialAwarded:
+    return CredentialAwarded(
+        credential_id=f"cred-{i:07d}",
+        educator_id=f"FL-{i:07d}",
+        district_id=DISTRICT,
+        micro_credential_id="mc-wait-time",
+        micro_credential_version=1,
+        enrollment_id=f"enr-{i:07d}",
+        decision_id=f"dec-{i:07d}",
+        issuer_id="issuer-1",
+        achievement_name="Wait time after questioning",
+        purpose=Purpose.LICENSE_RENEWAL,
+        credits=Credits(value=Decimal("20"), unit=CreditUnit.RENEWAL_CREDITS),
+        awarded_at=AWARDED_AT + timedelta(seconds=i),
+        credential_url=f"https://creds.example/c/{i}",
+        results=(CriterionResult(criterion_id="c1", achieved_level_id="l2", met=True),),
+    )
+
+
+def received(event: CredentialAwarded) -> Received[CredentialAwarded]:
+    envelope = Envelope(
+        id=str(uuid.uuid4()),
+        type=event.event_type,
+        source="/mc/registry",
+        time=event.awarded_at,
+        subject=event.credential_id,
+        key=event.educator_id,
+        data=b"",
+    )
+    return Received(event=event, envelope=envelope)
+
+
+async def seed(sessions: async_sessionmaker[AsyncSession], educators: int) -> None:
+    calendar = FiscalCalendar(7, 1, "America/New_York")
+    async with sessions() as session, session.begin():
+        await repo.upsert_district(session, DISTRICT, "FL", "Leon County", clock())
+        for rule in (
+            StipendRule(
+                rule_id="fl-mc",
+                version=1,
+                name="Florida MC completion stipend",
+                state="FL",
+                kind=RuleKind.PER_CREDENTIAL,
+                amount_cents=100_000,
+                funding_source=FUNDING,
+                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+                eligible_roles=frozenset({"teacher", "instructional_coach"}),
+                calendar=calendar,
+            ),
+            StipendRule(
+                rule_id="leon-first-mc",
+                version=1,
+                name="Leon first micro-credential bonus",
+                state="FL",
+                district_id=DISTRICT,
+                kind=RuleKind.FIRST_CREDENTIAL,
+                amount_cents=15_000,
+                funding_source=FUNDING,
+                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+                annual_cap_cents=15_000,
+                calendar=calendar,
+            ),
+        ):
+            await rules.publish_rule(
+                session, rule, published_by="sea", acting_for_district=None, at=clock()
+            )
+        await lanes.publish_lane_rule(
+            session,
+            SalaryLaneRule(
+                rule_id="fl-lane",
+                version=1,
+                name="Stack completion moves to MA+15",
+                state="FL",
+                rank=2,
+                lane="MA+15",
+                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+                stack_ids=frozenset({"stack-assessment"}),
+            ),
+            published_by="sea",
+            acting_for_district=None,
+            at=clock(),
+        )
+        await stipends.add_funds(
+            session,
+            (DISTRICT, FUNDING, 2026),
+            (educators + 1) * 115_000,
+            added_by="sea",
+            clock=clock,
+        )
+        for i in range(educators):
+            await repo.upsert_educator(
+                session,
+                Educator(f"FL-{i:07d}", DISTRICT, "teacher", "professional"),
+                clock(),
+            )
+
+
+def decimal_ratio(numerator: int, denominator: int, places: int = 2) -> Decimal:
+    """``numerator / denominator`` to ``places`` decimals, in integers."""
+    scaled = numerator * 10**places // denominator
+    return Decimal(scaled).scaleb(-places)
+
+
+def shorten(statement: str) -> str:
+    return re.sub(r"\s+", " ", statement).strip()[:80]
+
+
+async def run(url: str, n: int, batch: int, top: int) -> None:
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url)
+    engine = create_engine(url, pool_size=2)
+    sessions = session_factory(engine)
+    handler = build_handlers(clock)[CredentialAwarded]
+    try:
+        await seed(sessions, WARM_UP + n)
+        warm_up = [received(award_event(i)) for i in range(WARM_UP)]
+        measured = [received(award_event(i)) for i in range(WARM_UP, WARM_UP + n)]
+        async with sessions() as session, session.begin():
+            for item in warm_up:
+                await handler(session, item)
+
+        with statements_run(engine) as statements:
+            wall, cpu = time.perf_counter_ns(), time.process_time_ns()
+            for start in range(0, n, batch):
+                async with sessions() as session, session.begin():
+                    for item in measured[start : start + batch]:
+                        await handler(session, item)
+            cpu = time.process_time_ns() - cpu
+            wall = time.perf_counter_ns() - wall
+
+        async with engine.connect() as conn:
+            approvals = (
+                await conn.execute(
+                    sa.text("SELECT count(*) FROM ledger_entries WHERE kind = 'approval'")
+                )
+            ).scalar_one()
+        print(
+            f"{n} awards in batches of {batch}; "
+            f"{approvals} approvals in the ledger (warm-up included)"
+        )
+        print(f"awards per CPU-second  {n * 10**9 // cpu:>10}")
+        print(f"CPU ms per award       {decimal_ratio(cpu, n * 10**6):>10}")
+        print(f"wall ms per award      {decimal_ratio(wall, n * 10**6):>10}")
+        print(f"statements per award   {decimal_ratio(len(statements), n):>10}")
+        print(f"most frequent statements (of {len(statements)}):")
+        for text, count in Counter(shorten(s) for s in statements).most_common(top):
+            print(f"  {count:>7}  {decimal_ratio(count, n):>6}/award  {text}")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=400, help="awards measured")
+    parser.add_argument("--batch", type=int, default=200, help="awards per transaction")
+    parser.add_argument("--top", type=int, default=15, help="frequent statements shown")
+    args = parser.parse_args()
+    server = os.environ.get("DATABASE_URL")
+    if server:
+        name = f"bench_awards_{os.getpid()}"
+        create_database(server, name)
+        asyncio.run(run(database_url(server, name), args.n, args.batch, args.top))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-awards-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "postgres", free_port())
+        pg.start()
+        try:
+            create_database(pg.url, "bench")
+            asyncio.run(run(database_url(pg.url, "bench"), args.n, args.batch, args.top))
+        finally:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()
