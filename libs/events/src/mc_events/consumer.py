@@ -32,13 +32,12 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from opentelemetry.trace import SpanKind
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_events import faults, kafka
 from mc_events.contracts.base import Event, contract_for
-from mc_events.db import execute_core
+from mc_events.db import database_unavailable, execute_core
 from mc_events.envelope import Envelope, EnvelopeError, Received, decode, parse_record
 from mc_events.group_member import Batches, GroupMember
 from mc_events.storage import inbox
@@ -231,9 +230,9 @@ class EventConsumer(GroupMember):
                     try:
                         await self._run_handler(session, item)
                         item.status = "processed"
-                    except (OperationalError, InterfaceError):
-                        raise
                     except Exception as exc:
+                        if database_unavailable(exc):
+                            raise
                         self._metrics.failed.labels(
                             consumer=self.name, topic=item.record.topic
                         ).inc()
@@ -247,10 +246,8 @@ class EventConsumer(GroupMember):
                 faults.crash_point("consumer.before_db_commit")
         except _HandlerFailed:
             return False
-        except (OperationalError, InterfaceError, OSError, ConnectionError) as exc:
-            raise _InfrastructureError() from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
+        except Exception as exc:
+            if database_unavailable(exc):
                 raise _InfrastructureError() from exc
             raise
         faults.crash_point("consumer.after_db_commit")
@@ -274,9 +271,9 @@ class EventConsumer(GroupMember):
                         return "duplicate"
                     await self._run_handler(session, item)
                     return "processed"
-            except (OperationalError, InterfaceError):
-                raise
             except Exception as exc:
+                if database_unavailable(exc):
+                    raise
                 self._metrics.failed.labels(consumer=self.name, topic=item.record.topic).inc()
                 item.error = exc
                 if (

@@ -13,6 +13,7 @@ from typing import Any, Self
 from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -85,6 +86,34 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+"""SQLSTATE prefixes that say the database, not the statement, failed: connection exceptions
+(08), insufficient resources (53: too many connections, disk full, out of memory) and operator
+intervention other than a cancelled query (57P01 admin shutdown, 57P02 crash shutdown, 57P03
+cannot connect now: starting up or recovering)."""
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) means the database could not be reached or is
+    going away: retry the work later, it is not the work's fault. A statement the database
+    refused for what it is (a constraint, a syntax error, a cancelled query) is not."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | ConnectionError | OperationalError | InterfaceError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(
+            getattr(current, "orig", None), "sqlstate", None
+        )
+        if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        current = current.__cause__ or getattr(current, "orig", None)
+    return False
 
 
 async def execute_core(
