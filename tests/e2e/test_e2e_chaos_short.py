@@ -1,7 +1,8 @@
 """The short version of `make chaos` that runs in ``make test``: a hundred awards while API, relay
-and consumer processes of the four services are killed with SIGKILL and restarted, then the
-run reconciles exactly from the public APIs and the streams (``make chaos`` is the long run:
-5,000 awards, 50 kills).
+and consumer processes of the four services are killed with SIGKILL and restarted, and the
+database is shut down immediately once and started again, then the run reconciles exactly
+from the public APIs and the streams (``make chaos`` is the long run: 5,000 awards, 50 kills,
+two database crashes).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from mc_events.pipeline.chaos import ChaosOptions, cluster_for, drive
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-async def test_a_hundred_awards_under_sigkills_reconcile_exactly_once():
+async def test_a_hundred_awards_under_sigkills_and_a_database_crash_reconcile_exactly_once():
     options = ChaosOptions(
         awards=100,
         kills=6,
         concurrency=8,
         revision_share=0.1,
         revocation_share=0.1,
+        db_crashes=1,
         seed=9,
         step_timeout=180,
         settle_timeout=240,
@@ -43,6 +45,7 @@ async def test_a_hundred_awards_under_sigkills_reconcile_exactly_once():
     assert sum(result.kills.values()) >= options.kills, report
     killed_roles = {name.rsplit("-", 1)[1] for name, n in result.kills.items() if n}
     assert killed_roles == {"api", "relay", "consume"}, report
+    assert (result.database_restartable, result.database_crashes) == (True, 1), report
     figures = result.reconciliation.figures
     assert figures["passed reviews on review.reviews"] == options.awards, report
     assert figures["revocations requested"] == options.awards * options.revocation_share, report

@@ -435,3 +435,32 @@ def test_supervisor_fails_loudly_and_stops_everything(infra, tmp_path, behaviour
     assert wait_for(lambda: all(gone(pid) for pid in pids), 10)
     assert not any(port_in_use(p) for p in ports.values())
     assert not (run_dir / "run.pid").exists()
+
+
+async def test_embedded_postgres_crash_keeps_every_acknowledged_commit(infra_handle):
+    """The test profile skips fsync (no power cut to survive) but not the write of a commit to
+    the OS: after an immediate shutdown (every process gone, no checkpoint) and crash recovery,
+    every transaction the database acknowledged is there."""
+    server = EmbeddedPostgres(infra_handle.run_dir / "pg-crash", free_port(), fsync=False)
+    server.start()
+    try:
+        conn = await asyncpg.connect(server.url, timeout=10)
+        try:
+            assert await conn.fetchval("SHOW synchronous_commit") == "on"
+            await conn.execute("CREATE TABLE acknowledged (n int)")
+            for n in range(200):
+                await conn.execute("INSERT INTO acknowledged VALUES ($1)", n)
+        finally:
+            await conn.close()
+        first = server.pid()
+        server.crash()  # right after the last commit: nothing had time to flush it
+        assert first is not None
+        assert gone(first)
+        server.start()
+        conn = await asyncpg.connect(server.url, timeout=10)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM acknowledged") == 200
+        finally:
+            await conn.close()
+    finally:
+        server.stop()

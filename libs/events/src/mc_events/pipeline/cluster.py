@@ -30,6 +30,7 @@ from types import TracebackType
 from mc_events.auth import DevIssuer
 from mc_events.devinfra.common import free_port, tail, terminate_popen
 from mc_events.devinfra.infra import Infra, InfraHandle, start_infra
+from mc_events.devinfra.postgres import EmbeddedPostgres
 
 SERVICES: tuple[str, ...] = ("enrollment", "review", "registry", "compensation")
 
@@ -294,6 +295,19 @@ class Cluster:
         proc.popen.wait(10)
         proc.kills += 1
         proc.killed_at = time.monotonic()
+
+    def crash_database(self, down_for: float) -> bool:
+        """The embedded PostgreSQL shut down immediately (every connection cut, no checkpoint),
+        kept down ``down_for`` seconds, started again (crash recovery). False, and nothing done,
+        when the database is not one this cluster can restart (external, or a container)."""
+        assert self.handle is not None, "cluster not started"
+        server = next((c for c in self.handle.components if c.name == "postgres"), None)
+        if not isinstance(server, EmbeddedPostgres):
+            return False
+        server.crash()
+        time.sleep(down_for)
+        server.start()
+        return True
 
     def restart_dead(self) -> list[str]:
         """Start every process that is not running; returns their names. An exit we did not
