@@ -47,6 +47,8 @@ class Seen:
     topic: str
     event: Event
     seen_at: float  # time.monotonic()
+    written_at: float | None = None
+    """The record's timestamp (when the producer sent it), seconds since the epoch."""
 
 
 @dataclass
@@ -84,14 +86,16 @@ class StreamIndex:
     deferrals: dict[str, list[StipendDeferred]] = field(default_factory=lambda: defaultdict(list))
     batches: dict[str, PayrollBatchExported] = field(default_factory=dict)
     """Per batch id."""
-    _arrivals: dict[int, float] = field(default_factory=dict)
+    _arrivals: dict[int, Seen] = field(default_factory=dict)
 
-    def add(self, event_id: str, topic: str, event: Event) -> None:
+    def add(
+        self, event_id: str, topic: str, event: Event, written_at: float | None = None
+    ) -> None:
         self.deliveries[event_id] += 1
         if event_id in self.events:
             return
-        self.events[event_id] = Seen(event_id, topic, event, time.monotonic())
-        self._arrivals[id(event)] = self.events[event_id].seen_at
+        self.events[event_id] = Seen(event_id, topic, event, time.monotonic(), written_at)
+        self._arrivals[id(event)] = self.events[event_id]
         match event:
             case Decided():
                 self.decisions[event.enrollment_id].append(event)
@@ -114,7 +118,15 @@ class StreamIndex:
 
     def seen_at(self, event: Event) -> float | None:
         """When this reader first saw ``event`` (an object from this index), monotonic."""
-        return self._arrivals.get(id(event))
+        seen = self._arrivals.get(id(event))
+        return seen.seen_at if seen else None
+
+    def written_at(self, event: Event) -> float | None:
+        """When ``event`` (an object from this index) was put on its stream: its first
+        record's timestamp, seconds since the epoch; independent of how soon this reader
+        fetched it."""
+        seen = self._arrivals.get(id(event))
+        return seen.written_at if seen else None
 
     def of_type(self, kind: type[Event]) -> list[Event]:
         return [s.event for s in self.events.values() if isinstance(s.event, kind)]
@@ -221,7 +233,7 @@ class StreamWatcher:
                         self.index.undecodable += 1
                         continue
                     known = envelope.id in self.index.events
-                    self.index.add(envelope.id, tp.topic, event)
+                    self.index.add(envelope.id, tp.topic, event, record.timestamp / 1000)
                     if not known:
                         for callback in self._on_event:
                             callback(self.index.events[envelope.id])
