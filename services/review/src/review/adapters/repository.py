@@ -356,20 +356,178 @@ async def get_assignment(session: AsyncSession, assignment_id: str) -> Any | Non
     return result.one_or_none()
 
 
+_ASSIGNMENT = sa.bindparam("p_assignment_id", type_=sa.Text)
+_ASSESSOR = sa.bindparam("p_assessor_id", type_=sa.Text)
+_SUBMISSION = sa.bindparam("p_submission_id", type_=sa.Text)
+_MC_ID = sa.bindparam("p_micro_credential_id", type_=sa.Text)
+_MC_VERSION = sa.bindparam("p_micro_credential_version", type_=sa.Integer)
+
+_LOCK_REVIEW_OF_ASSIGNMENT = (
+    sa.select(reviews)
+    .where(
+        reviews.c.submission_id
+        == sa.select(assignments.c.submission_id)
+        .where(assignments.c.assignment_id == _ASSIGNMENT, assignments.c.assessor_id == _ASSESSOR)
+        .scalar_subquery()
+    )
+    .with_for_update()
+)
+
+
+async def lock_review_of_assignment(
+    session: AsyncSession, assignment_id: str, assessor_id: str
+) -> Any | None:
+    """The review of ``assessor_id``'s assignment ``assignment_id``, locked until commit as by
+    :func:`lock_review`; None (nothing locked) if there is no such assignment of theirs."""
+    result = await execute_core(
+        session,
+        _LOCK_REVIEW_OF_ASSIGNMENT,
+        {"p_assignment_id": assignment_id, "p_assessor_id": assessor_id},
+    )
+    return result.one_or_none()
+
+
+_CATALOG_OF_SUBMISSION = catalog_versions.alias("catalog")
+_ASSIGNMENTS_AND_CATALOG = (
+    sa.select(
+        assignments,
+        _CATALOG_OF_SUBMISSION.c.rubric.label("catalog_rubric"),
+        _CATALOG_OF_SUBMISSION.c.attempt_cap.label("catalog_attempt_cap"),
+    )
+    .select_from(
+        assignments.outerjoin(
+            _CATALOG_OF_SUBMISSION,
+            sa.and_(
+                _CATALOG_OF_SUBMISSION.c.micro_credential_id == _MC_ID,
+                _CATALOG_OF_SUBMISSION.c.micro_credential_version == _MC_VERSION,
+            ),
+        )
+    )
+    .where(assignments.c.submission_id == _SUBMISSION)
+    .order_by(assignments.c.slot)
+)
+
+
+async def assignments_and_catalog(
+    session: AsyncSession, submission_id: str, mc_id: str, version: int
+) -> list[Any]:
+    """:func:`assignments_of` a submission, each row with the rubric and attempt cap of the
+    micro-credential version (``catalog_rubric``, ``catalog_attempt_cap``; None while the
+    catalog entry has not arrived)."""
+    result = await execute_core(
+        session,
+        _ASSIGNMENTS_AND_CATALOG,
+        {
+            "p_submission_id": submission_id,
+            "p_micro_credential_id": mc_id,
+            "p_micro_credential_version": version,
+        },
+    )
+    return list(result)
+
+
+# Only an open assignment: never one the overdue sweep released meanwhile.
+_SAVE_SCORES = (
+    sa.update(assignments)
+    .where(
+        assignments.c.assignment_id == _ASSIGNMENT,
+        assignments.c.status == AssignmentStatus.OPEN,
+    )
+    .values(
+        scores=sa.bindparam("p_scores", type_=assignments.c.scores.type),
+        scored_at=sa.bindparam("p_scored_at", type_=assignments.c.scored_at.type),
+        status=AssignmentStatus.SCORED,
+    )
+    .returning(assignments.c.assignment_id)
+)
+_SAVED = _SAVE_SCORES.cte("saved")
+_REVIEW_OF_SAVED = reviews.update().where(
+    reviews.c.submission_id == _SUBMISSION,
+    sa.exists(sa.select(_SAVED.c.assignment_id)),
+)
+_SAVE_SCORES_SET_STATUS = (
+    _REVIEW_OF_SAVED.values(status=sa.bindparam("p_status", type_=sa.Text))
+    .add_cte(_SAVED)
+    .returning(reviews.c.submission_id)
+)
+_SAVE_SCORES_MARK_DECIDED = (
+    _REVIEW_OF_SAVED.values(
+        status=ReviewStatus.DECIDED,
+        decision_id=sa.bindparam("p_decision_id", type_=sa.Text),
+        outcome=sa.bindparam("p_outcome", type_=sa.Text),
+        decided_at=sa.bindparam("p_decided_at", type_=reviews.c.decided_at.type),
+        results=sa.bindparam("p_results", type_=reviews.c.results.type),
+    )
+    .add_cte(_SAVED)
+    .returning(reviews.c.submission_id)
+)
+
+
 async def save_scores(
     session: AsyncSession, assignment_id: str, scores: list[dict[str, str]], at: datetime
 ) -> bool:
-    # Only an open assignment: never one the overdue sweep released meanwhile.
+    """Save a rater's scores; False if the assignment is not open."""
     result = await execute_core(
         session,
-        sa.update(assignments)
-        .where(
-            assignments.c.assignment_id == assignment_id,
-            assignments.c.status == AssignmentStatus.OPEN,
-        )
-        .values(scores=scores, scored_at=at, status=AssignmentStatus.SCORED),
+        _SAVE_SCORES,
+        {"p_assignment_id": assignment_id, "p_scores": scores, "p_scored_at": at},
     )
-    return bool(result.rowcount)
+    return result.first() is not None
+
+
+async def save_scores_and_set_status(
+    session: AsyncSession,
+    assignment_id: str,
+    scores: list[dict[str, str]],
+    at: datetime,
+    *,
+    submission_id: str,
+    status: str,
+) -> bool:
+    """:func:`save_scores` and, only if they were saved, :func:`set_review_status` of the
+    (locked) review, in one statement."""
+    result = await execute_core(
+        session,
+        _SAVE_SCORES_SET_STATUS,
+        {
+            "p_assignment_id": assignment_id,
+            "p_scores": scores,
+            "p_scored_at": at,
+            "p_submission_id": submission_id,
+            "p_status": status,
+        },
+    )
+    return result.first() is not None
+
+
+async def save_scores_and_mark_decided(
+    session: AsyncSession,
+    assignment_id: str,
+    scores: list[dict[str, str]],
+    at: datetime,
+    *,
+    submission_id: str,
+    decision_id: str,
+    outcome: str,
+    results: list[dict[str, Any]],
+) -> bool:
+    """:func:`save_scores` and, only if they were saved, :func:`mark_decided` of the (locked)
+    review at the same time ``at``, in one statement."""
+    result = await execute_core(
+        session,
+        _SAVE_SCORES_MARK_DECIDED,
+        {
+            "p_assignment_id": assignment_id,
+            "p_scores": scores,
+            "p_scored_at": at,
+            "p_submission_id": submission_id,
+            "p_decision_id": decision_id,
+            "p_outcome": outcome,
+            "p_decided_at": at,
+            "p_results": results,
+        },
+    )
+    return result.first() is not None
 
 
 async def assignments_for_assessor(session: AsyncSession, assessor_id: str) -> list[Any]:

@@ -66,11 +66,12 @@ def decision_id(submission_id: str) -> str:
     return str(uuid.uuid5(_DECISION_NS, submission_id))
 
 
+def _criteria(raw: Any) -> tuple[Criterion, ...]:
+    return tuple(Criterion(c["id"], tuple(c["level_ids"]), c["required_level_id"]) for c in raw)
+
+
 def rubric_of(catalog_row: Any) -> tuple[Criterion, ...]:
-    return tuple(
-        Criterion(c["id"], tuple(c["level_ids"]), c["required_level_id"])
-        for c in catalog_row.rubric
-    )
+    return _criteria(catalog_row.rubric)
 
 
 def _stored(scores: Mapping[str, Score]) -> list[dict[str, str]]:
@@ -101,55 +102,85 @@ async def score_assignment(
     scores: Mapping[str, Score],
     now: datetime,
 ) -> ScoreOutcome:
-    """Record a rater's scores; decide when every rater has scored (or queue for an approver)."""
-    found = await repo.get_assignment(session, assignment_id)
-    if found is None or found.assessor_id != assessor_id:
+    """Record a rater's scores; decide when every rater has scored (or queue for an approver).
+
+    Three statements, then the decision's event and audit record: the review is locked, its
+    assignments (this one included) and rubric are read under the lock, and the scores are
+    saved together with the review's new status. Every other assignment is read under the
+    lock too: only a command holding it scores one, so which are scored cannot change."""
+    review = await repo.lock_review_of_assignment(session, assignment_id, assessor_id)
+    if review is None:
         raise NotFound("no such assignment")
-    review = await repo.lock_review(session, found.submission_id)
-    # Read again under the review's lock: a concurrent request may have scored it meanwhile.
-    assignment = await repo.get_assignment(session, assignment_id)
-    assert review is not None
-    assert assignment is not None
+    # Read under the review's lock: a concurrent request may have scored it meanwhile.
+    rows = await repo.assignments_and_catalog(
+        session,
+        review.submission_id,
+        review.micro_credential_id,
+        review.micro_credential_version,
+    )
+    assignment = next(r for r in rows if r.assignment_id == assignment_id)
     if assignment.role != AssessorRole.RATER.value:
         raise WrongState("approver decisions go through the approvals endpoint")
     if assignment.status != AssignmentStatus.OPEN:
         raise WrongState(f"this assignment is {assignment.status}, not open")
     if review.status != ReviewStatus.IN_REVIEW:
         raise WrongState(f"the review is {review.status}, not in review")
-    rubric, attempt_cap = await review_rubric(session, review)
+    catalog = rows[0]
+    if catalog.catalog_rubric is None:
+        raise WrongState("the rubric of this micro-credential version is not known yet")
+    rubric, attempt_cap = _criteria(catalog.catalog_rubric), int(catalog.catalog_attempt_cap)
     check_rating(rubric, scores)
-    if not await repo.save_scores(session, assignment_id, _stored(scores), now):
-        raise WrongState("this assignment is no longer open")
+    stored = _stored(scores)
 
-    raters = [
-        r
-        for r in await repo.assignments_of(session, review.submission_id)
+    # The raters who will have scored once these scores are saved, in slot order.
+    scored = [
+        (r.assessor_id, stored if r.assignment_id == assignment_id else r.scores)
+        for r in rows
         if r.role == AssessorRole.RATER.value
+        and (r.assignment_id == assignment_id or r.status == AssignmentStatus.SCORED)
     ]
-    scored = [r for r in raters if r.status == AssignmentStatus.SCORED]
     if len(scored) < review.raters_required:
+        if not await repo.save_scores(session, assignment_id, stored, now):
+            raise _no_longer_open()
         return ScoreOutcome(ReviewStatus.IN_REVIEW)
-    ratings = [_rating(r.scores) for r in scored]
+    ratings = [_rating(rating) for _, rating in scored]
     if len(ratings) == 1:
         results = results_of(rubric, ratings[0])
     else:
         reconciled = reconcile(rubric, ratings[0], ratings[1])
         if isinstance(reconciled, NeedsApprover):
-            await repo.set_review_status(
-                session, review.submission_id, ReviewStatus.AWAITING_APPROVER
-            )
+            if not await repo.save_scores_and_set_status(
+                session,
+                assignment_id,
+                stored,
+                now,
+                submission_id=review.submission_id,
+                status=ReviewStatus.AWAITING_APPROVER,
+            ):
+                raise _no_longer_open()
             return ScoreOutcome(ReviewStatus.AWAITING_APPROVER)
         results = reconciled.results
-    event = await decide_review(
-        session,
-        review,
-        results,
-        attempt_cap=attempt_cap,
-        rater_ids=tuple(r.assessor_id for r in scored),
-        approver_id=None,
-        now=now,
+    rater_ids = tuple(rater_id for rater_id, _ in scored)
+    decision = _decision(
+        review, results, attempt_cap=attempt_cap, rater_ids=rater_ids, approver_id=None, now=now
     )
-    return ScoreOutcome(ReviewStatus.DECIDED, event, review.submitted_at)
+    if not await repo.save_scores_and_mark_decided(
+        session,
+        assignment_id,
+        stored,
+        now,
+        submission_id=review.submission_id,
+        decision_id=decision.event.decision_id,
+        outcome=decision.outcome.value,
+        results=_kept_results(results),
+    ):
+        raise _no_longer_open()
+    await _publish(session, review, decision, now=now)
+    return ScoreOutcome(ReviewStatus.DECIDED, decision.event, review.submitted_at)
+
+
+def _no_longer_open() -> WrongState:
+    return WrongState("this assignment is no longer open")
 
 
 async def approve(
@@ -216,8 +247,16 @@ async def approve(
     return ScoreOutcome(ReviewStatus.DECIDED, event, review.submitted_at)
 
 
-async def decide_review(
-    session: AsyncSession,
+@dataclass(frozen=True)
+class _Decision:
+    event: Decided
+    outcome: Outcome
+    actor: str
+    details: dict[str, Any]
+    """Of the audit record."""
+
+
+def _decision(
     review: Any,
     results: tuple[Result, ...],
     *,
@@ -226,9 +265,7 @@ async def decide_review(
     approver_id: str | None,
     now: datetime,
     misconduct: MisconductKind | None = None,
-) -> Decided:
-    """Publish and record the decision. For confirmed ``misconduct`` it is not earned whatever
-    the results say: the caller passes results that credit no criterion."""
+) -> _Decision:
     if misconduct is not None:
         outcome = Outcome.NOT_EARNED
     else:
@@ -258,36 +295,71 @@ async def decide_review(
         decided_at=now,
         misconduct=misconduct,
     )
-    await add_event(session, event, event_id=new_id, time=now)
+    details = {
+        "decision_id": new_id,
+        "outcome": outcome.value,
+        "attempt": review.attempt,
+        "raters": list(rater_ids),
+        "approver": approver_id,
+        "results": {r.criterion_id: r.level_id for r in results},
+        "misconduct": misconduct.value if misconduct else None,
+    }
+    return _Decision(event, outcome, approver_id or ",".join(rater_ids), details)
+
+
+def _kept_results(results: tuple[Result, ...]) -> list[dict[str, Any]]:
+    """The results kept on the review for the research measures."""
+    return [{"criterion_id": r.criterion_id, "level_id": r.level_id, "met": r.met} for r in results]
+
+
+async def _publish(
+    session: AsyncSession, review: Any, decision: _Decision, *, now: datetime
+) -> None:
+    """The decision's ``review.decided`` event (outbox) and its audit record."""
+    event = decision.event
+    await add_event(session, event, event_id=event.decision_id, time=now)
     await audit.append(
         session,
-        actor=approver_id or ",".join(rater_ids),
+        actor=decision.actor,
         action="review.decided",
         object_type="submission",
         object_id=review.submission_id,
-        details={
-            "decision_id": new_id,
-            "outcome": outcome.value,
-            "attempt": review.attempt,
-            "raters": list(rater_ids),
-            "approver": approver_id,
-            "results": {r.criterion_id: r.level_id for r in results},
-            "misconduct": misconduct.value if misconduct else None,
-        },
+        details=decision.details,
         chain=f"educator:{review.educator_id}",
         at=now,
     )
+
+
+async def decide_review(
+    session: AsyncSession,
+    review: Any,
+    results: tuple[Result, ...],
+    *,
+    attempt_cap: int,
+    rater_ids: tuple[str, ...],
+    approver_id: str | None,
+    now: datetime,
+    misconduct: MisconductKind | None = None,
+) -> Decided:
+    """Publish and record the decision. For confirmed ``misconduct`` it is not earned whatever
+    the results say: the caller passes results that credit no criterion."""
+    decision = _decision(
+        review,
+        results,
+        attempt_cap=attempt_cap,
+        rater_ids=rater_ids,
+        approver_id=approver_id,
+        now=now,
+        misconduct=misconduct,
+    )
+    await _publish(session, review, decision, now=now)
     await repo.mark_decided(
         session,
         review.submission_id,
-        decision_id=new_id,
-        outcome=outcome.value,
+        decision_id=decision.event.decision_id,
+        outcome=decision.outcome.value,
         at=now,
         # Kept for the research measures; a misconduct decision scored nothing.
-        results=None
-        if misconduct
-        else [
-            {"criterion_id": r.criterion_id, "level_id": r.level_id, "met": r.met} for r in results
-        ],
+        results=None if misconduct else _kept_results(results),
     )
-    return event
+    return decision.event
