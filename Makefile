@@ -80,7 +80,7 @@ VERIFY_ARGS ?=
 CHAOS_ARGS ?=
 DEMO_ARGS ?=
 
-chaos: install ## 5,000 awards while services, relays and consumers are SIGKILLed 50 times; reconcile
+chaos: install ## 5,000 awards while services, relays and consumers are SIGKILLed 50 times and the database crashes twice; reconcile
 	@$(VENV)/bin/python -m mc_events.pipeline.chaos $(CHAOS_ARGS)
 
 demo: install ## On top of `make run`: seed a realistic state, drive educators through the flow

@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
-import tempfile
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -49,8 +46,7 @@ from mc_events import migrations
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
 from mc_events.contracts.registry import CredentialAwarded
 from mc_events.db import create_engine, session_factory, statements_run
-from mc_events.devinfra.common import free_port
-from mc_events.devinfra.postgres import EmbeddedPostgres, create_database, database_url
+from mc_events.devinfra.postgres import scratch_database
 from mc_events.envelope import Envelope, Received
 
 DISTRICT = "leon"
@@ -219,20 +215,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200, help="awards per transaction")
     parser.add_argument("--top", type=int, default=15, help="frequent statements shown")
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL")
-    if server:
-        name = f"bench_awards_{os.getpid()}"
-        create_database(server, name)
-        asyncio.run(run(database_url(server, name), args.n, args.batch, args.top))
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-awards-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp) / "postgres", free_port())
-        pg.start()
-        try:
-            create_database(pg.url, "bench")
-            asyncio.run(run(database_url(pg.url, "bench"), args.n, args.batch, args.top))
-        finally:
-            pg.stop()
+    with scratch_database("bench_awards") as url:
+        asyncio.run(run(url, args.n, args.batch, args.top))
 
 
 if __name__ == "__main__":

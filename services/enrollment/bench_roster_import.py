@@ -15,17 +15,13 @@ import asyncio
 import csv
 import io
 import logging
-import os
-import tempfile
 import time
-from pathlib import Path
 
 from enrollment.bootstrap import MIGRATIONS
 from enrollment.service_layer import roster_import
 from mc_events import migrations, outbox
 from mc_events.db import create_engine, session_factory
-from mc_events.devinfra.common import free_port
-from mc_events.devinfra.postgres import EmbeddedPostgres, create_database, database_url
+from mc_events.devinfra.postgres import scratch_database
 
 HEADER = [
     "educator_id",
@@ -112,20 +108,8 @@ def main() -> None:
                     progress(n)
 
         roster_import.add_events_in_bulk = one_by_one  # type: ignore[assignment]
-    server = os.environ.get("DATABASE_URL")
-    if server:
-        name = f"bench_roster_{os.getpid()}"
-        create_database(server, name)
-        asyncio.run(run(database_url(server, name), args.rows))
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-roster-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp) / "postgres", free_port())
-        pg.start()
-        try:
-            create_database(pg.url, "bench")
-            asyncio.run(run(database_url(pg.url, "bench"), args.rows))
-        finally:
-            pg.stop()
+    with scratch_database("bench_roster") as url:
+        asyncio.run(run(url, args.rows))
 
 
 if __name__ == "__main__":

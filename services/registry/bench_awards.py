@@ -29,12 +29,10 @@ import asyncio
 import cProfile
 import os
 import pstats
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,8 +41,7 @@ from mc_events import migrations
 from mc_events.contracts.common import CriterionResult, Purpose
 from mc_events.contracts.review import Decided, ReviewOutcome
 from mc_events.db import create_engine, session_factory, statements_run
-from mc_events.devinfra.common import free_port
-from mc_events.devinfra.postgres import EmbeddedPostgres, create_database, database_url
+from mc_events.devinfra.postgres import scratch_database
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.catalog_repository import CatalogRepository, Issuer
 from registry.bootstrap import MIGRATIONS
@@ -214,20 +211,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     n = args.n + args.n % 2
-    server = os.environ.get("DATABASE_URL")
-    if server:
-        name = f"bench_awards_{os.getpid()}"
-        create_database(server, name)
-        asyncio.run(run(database_url(server, name), n, args.batch, args.profile))
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-awards-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp) / "postgres", free_port())
-        pg.start()
-        try:
-            create_database(pg.url, "bench")
-            asyncio.run(run(database_url(pg.url, "bench"), n, args.batch, args.profile))
-        finally:
-            pg.stop()
+    with scratch_database("bench_awards") as url:
+        asyncio.run(run(url, n, args.batch, args.profile))
 
 
 if __name__ == "__main__":

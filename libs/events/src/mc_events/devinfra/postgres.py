@@ -17,15 +17,17 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
-from mc_events.devinfra.common import InfraError, run_sync, tail
+from mc_events.devinfra.common import InfraError, free_port, run_sync, tail
 
 SUPERUSER = "postgres"
 OS_USER = "embedded_postgres"  # the non-root system user the server runs as under root
@@ -364,6 +366,27 @@ class EmbeddedPostgres:
         server = cls(run_dir / "postgres", 0)
         if server.pid() is not None:
             server.stop()
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """The URL of an empty database for a by-hand benchmark: a new database named after
+    ``prefix`` on the server of ``DATABASE_URL`` when it is set, else on an embedded PostgreSQL
+    in a temporary folder, stopped and removed afterwards."""
+    server = os.environ.get("DATABASE_URL")
+    if server:
+        name = f"{prefix}_{os.getpid()}"
+        create_database(server, name)
+        yield database_url(server, name)
+        return
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "postgres", free_port())
+        pg.start()
+        try:
+            create_database(pg.url, prefix)
+            yield database_url(pg.url, prefix)
+        finally:
+            pg.stop()
 
 
 # --------------------------------------------------------------------------------------------
