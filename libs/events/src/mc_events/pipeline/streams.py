@@ -88,9 +88,7 @@ class StreamIndex:
     """Per batch id."""
     _arrivals: dict[int, Seen] = field(default_factory=dict)
 
-    def add(
-        self, event_id: str, topic: str, event: Event, written_at: float | None = None
-    ) -> None:
+    def add(self, event_id: str, topic: str, event: Event, written_at: float | None = None) -> None:
         self.deliveries[event_id] += 1
         if event_id in self.events:
             return
