@@ -32,22 +32,19 @@ import argparse
 import asyncio
 import json
 import math
-import os
-import platform
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import psutil
 
-from mc_events import kafka
+from mc_events import benchmarking, kafka
 from mc_events.db import plain_url
 from mc_events.pipeline.cluster import Cluster
 from mc_events.pipeline.driver import RUBRIC_PASS, Driver, Journey, World, WorldSpec
@@ -194,6 +191,20 @@ def stipend_written(watcher: StreamWatcher, job: Staged) -> float | None:
     return watcher.index.written_at(stipends[0]) if stipends else None
 
 
+async def every_stipend(
+    watcher: StreamWatcher, step: Step, jobs: list[Staged], settle: float
+) -> None:
+    """Until the stipend of each of ``jobs`` is on the stream, or ``settle`` seconds (said)."""
+    try:
+        await watcher.wait_for(
+            lambda _ix: all(stipend_written(watcher, j) is not None for j in jobs),
+            settle,
+            step.label,
+        )
+    except TimeoutError:
+        print(f"  {step.label}: not every stipend arrived within {settle:.0f} s", flush=True)
+
+
 async def run_step(
     driver: Driver, watcher: StreamWatcher, step: Step, jobs: list[Staged], settle: float
 ) -> None:
@@ -215,14 +226,7 @@ async def run_step(
     last_decision = max(j.decided_at or started for j in jobs)
     step.decisions_per_s = len(jobs) / max(last_decision - started, 1e-3)
 
-    try:
-        await watcher.wait_for(
-            lambda _ix: all(stipend_written(watcher, j) is not None for j in jobs),
-            settle,
-            step.label,
-        )
-    except TimeoutError:
-        print(f"  {step.label}: not every stipend arrived within {settle:.0f} s", flush=True)
+    await every_stipend(watcher, step, jobs, settle)
     arrivals = [(j, seen) for j in jobs if (seen := stipend_written(watcher, j)) is not None]
     step.completed = len(arrivals)
     step.latencies_ms = [
@@ -261,14 +265,7 @@ async def run_drain(
     sampler.follow(cluster.pids())
     await asyncio.to_thread(cluster.wait_ready, 120.0)
 
-    try:
-        await watcher.wait_for(
-            lambda _ix: all(stipend_written(watcher, j) is not None for j in jobs),
-            settle,
-            step.label,
-        )
-    except TimeoutError:
-        print(f"  {step.label}: not every stipend arrived within {settle:.0f} s", flush=True)
+    await every_stipend(watcher, step, jobs, settle)
     seen = sorted(s for j in jobs if (s := stipend_written(watcher, j)) is not None)
     step.completed = len(seen)
     # From the registry's first award (it is consuming again) to the last stipend: the
@@ -413,13 +410,8 @@ async def measure(cluster: Cluster, scale: float) -> dict[str, Any]:
         p["cpu_ms_per_award"] = round(1000 * p["cpu_seconds"] / max(awards, 1), 1)
     at_100 = steps[-1]
     return {
-        "when": datetime.now(UTC).isoformat(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_end": os.getloadavg(),
-            "infra": str(cluster.infra.kind),
-        },
+        "when": benchmarking.now(),
+        "machine": benchmarking.machine(cluster.infra.kind),
         "path": "assessor decision (score answered) -> StipendApproved on compensation.payments",
         "sustained_awards_per_s": round(sustained, 2),
         "burst_awards_per_s": round(burst.awards_per_s, 2),
@@ -547,11 +539,9 @@ def main() -> int:
         print("pipeline benchmark: starting the four services ...", flush=True)
         with Cluster(Path(tmp)) as cluster:
             report = asyncio.run(measure(cluster, args.scale))
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    (args.out / "summary.md").write_text(markdown(report))
     plot(report, args.out / "plot.png")
-    print(markdown(report))
-    print(f"written: {args.out}/report.json, summary.md, plot.png")
+    benchmarking.write_report(args.out, report, markdown)
+    print(f"and {args.out}/plot.png")
     return 0
 
 

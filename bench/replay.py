@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -41,7 +39,7 @@ from typing import Any
 
 import psutil
 
-from mc_events import district, kafka
+from mc_events import benchmarking, district, kafka
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
 from mc_events.contracts.registry import CredentialAwarded
 from mc_events.devinfra import start_infra
@@ -312,13 +310,8 @@ def run(events: int, duplicates: int, timeout: float, fetch_bytes: int) -> dict[
         kinds = infra.kind
     shutil.rmtree(run_dir, ignore_errors=True)
     return {
-        "when": datetime.now(UTC).isoformat(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_end": os.getloadavg(),
-            "infra": str(kinds),
-        },
+        "when": benchmarking.now(),
+        "machine": benchmarking.machine(kinds),
         "topic": topic,
         "fill": filled,
         "replay": replayed,
@@ -399,11 +392,7 @@ def main() -> int:
     report = run(
         args.events, int(args.events * args.duplicates), args.timeout, args.partition_fetch_bytes
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    (args.out / "summary.md").write_text(markdown(report))
-    print(markdown(report))
-    print(f"written: {args.out}/report.json, summary.md")
+    benchmarking.write_report(args.out, report, markdown)
     return 0
 
 

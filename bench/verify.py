@@ -37,7 +37,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -45,7 +44,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,7 +56,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration" / "registry"))
 
 from registry_it import decided, mc_spec_data  # noqa: E402  (the registry's test fixtures)
 
-from mc_events import kafka  # noqa: E402
+from mc_events import benchmarking, kafka  # noqa: E402
 from mc_events.auth import DevIssuer, Role  # noqa: E402
 from mc_events.devinfra import start_infra  # noqa: E402
 from mc_events.devinfra.common import free_port, tail  # noqa: E402
@@ -544,13 +542,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         write_profile(OUT / "profile.raw", OUT / "profile.txt")
     shutil.rmtree(run_dir, ignore_errors=True)
     return {
-        "when": datetime.now(UTC).isoformat(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_end": os.getloadavg(),
-            "infra": str(infra.kind),
-        },
+        "when": benchmarking.now(),
+        "machine": benchmarking.machine(infra.kind),
         "credentials": len(documents),
         "seconds_per_phase": args.seconds,
         "concurrency": args.concurrency,
@@ -666,11 +659,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     report = run(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    (args.out / "summary.md").write_text(markdown(report))
-    print(markdown(report))
-    print(f"written: {args.out}/report.json, summary.md")
+    benchmarking.write_report(args.out, report, markdown)
     return 0
 
 

@@ -12,22 +12,18 @@ model. Every award is approved under both stipend rules.
 
 Prints, for the measured awards (a warm-up batch is excluded): awards per CPU-second of this
 process (``time.process_time``: PostgreSQL's own work is not counted), CPU and wall
-milliseconds per award, SQL statements per award (``mc_events.db.statements_run``), and the
-statements sent most often.
+milliseconds per award, SQL statements per award and the statements sent most often
+(``mc_events.benchmarking.measured``, shared with the other services' benchmarks).
 
 Uses ``DATABASE_URL`` (a PostgreSQL server) if set, else starts an embedded PostgreSQL in a
 temporary folder and removes it afterwards. No broker is needed: events stop in the outbox.
-Integer nanoseconds throughout (the service takes no floats, its benchmark neither).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import time
 import uuid
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -43,9 +39,10 @@ from compensation.domain.rules import Educator, RuleKind, StipendRule
 from compensation.entrypoints.consumer import build_handlers
 from compensation.service_layer import lanes, rules, stipends
 from mc_events import migrations
+from mc_events.benchmarking import measured
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
 from mc_events.contracts.registry import CredentialAwarded
-from mc_events.db import create_engine, session_factory, statements_run
+from mc_events.db import create_engine, session_factory
 from mc_events.devinfra.postgres import scratch_database
 from mc_events.envelope import Envelope, Received
 
@@ -156,16 +153,6 @@ async def seed(sessions: async_sessionmaker[AsyncSession], educators: int) -> No
             )
 
 
-def decimal_ratio(numerator: int, denominator: int, places: int = 2) -> Decimal:
-    """``numerator / denominator`` to ``places`` decimals, in integers."""
-    scaled = numerator * 10**places // denominator
-    return Decimal(scaled).scaleb(-places)
-
-
-def shorten(statement: str) -> str:
-    return re.sub(r"\s+", " ", statement).strip()[:80]
-
-
 async def run(url: str, n: int, batch: int, top: int) -> None:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url)
     engine = create_engine(url, pool_size=2)
@@ -174,37 +161,24 @@ async def run(url: str, n: int, batch: int, top: int) -> None:
     try:
         await seed(sessions, WARM_UP + n)
         warm_up = [received(award_event(i)) for i in range(WARM_UP)]
-        measured = [received(award_event(i)) for i in range(WARM_UP, WARM_UP + n)]
+        awards = [received(award_event(i)) for i in range(WARM_UP, WARM_UP + n)]
         async with sessions() as session, session.begin():
             for item in warm_up:
                 await handler(session, item)
 
-        with statements_run(engine) as statements:
-            wall, cpu = time.perf_counter_ns(), time.process_time_ns()
+        title = f"{n} awards in batches of {batch}"
+        async with measured(engine, n, "award", title=title, top=top):
             for start in range(0, n, batch):
                 async with sessions() as session, session.begin():
-                    for item in measured[start : start + batch]:
+                    for item in awards[start : start + batch]:
                         await handler(session, item)
-            cpu = time.process_time_ns() - cpu
-            wall = time.perf_counter_ns() - wall
-
         async with engine.connect() as conn:
             approvals = (
                 await conn.execute(
                     sa.text("SELECT count(*) FROM ledger_entries WHERE kind = 'approval'")
                 )
             ).scalar_one()
-        print(
-            f"{n} awards in batches of {batch}; "
-            f"{approvals} approvals in the ledger (warm-up included)"
-        )
-        print(f"awards per CPU-second  {n * 10**9 // cpu:>10}")
-        print(f"CPU ms per award       {decimal_ratio(cpu, n * 10**6):>10}")
-        print(f"wall ms per award      {decimal_ratio(wall, n * 10**6):>10}")
-        print(f"statements per award   {decimal_ratio(len(statements), n):>10}")
-        print(f"most frequent statements (of {len(statements)}):")
-        for text, count in Counter(shorten(s) for s in statements).most_common(top):
-            print(f"  {count:>7}  {decimal_ratio(count, n):>6}/award  {text}")
+        print(f"{approvals} approvals in the ledger (warm-up included)")
     finally:
         await engine.dispose()
 

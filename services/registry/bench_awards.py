@@ -26,11 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import os
-import pstats
-import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -38,9 +33,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_events import migrations
+from mc_events.benchmarking import measured
 from mc_events.contracts.common import CriterionResult, Purpose
 from mc_events.contracts.review import Decided, ReviewOutcome
-from mc_events.db import create_engine, session_factory, statements_run
+from mc_events.db import create_engine, session_factory
 from mc_events.devinfra.postgres import scratch_database
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.catalog_repository import CatalogRepository, Issuer
@@ -171,33 +167,14 @@ async def run(url: str, n: int, batch: int, profile: bool = False) -> None:
     issuance = Issuance(validity=timedelta(days=5 * 365))
     try:
         await seed_catalog(sessions)
-        warm_up, measured = decisions(0, 2 * 10), decisions(2 * 10, n)
-        await seed_enrollments(sessions, warm_up + measured)
+        warm_up, measured_decisions = decisions(0, 2 * 10), decisions(2 * 10, n)
+        await seed_enrollments(sessions, warm_up + measured_decisions)
         assert await record_batches(sessions, warm_up, batch, issuance) == len(warm_up)
 
-        profiler = cProfile.Profile() if profile else None
-        with statements_run(engine) as statements:
-            start, cpu = time.perf_counter(), time.process_time()
-            if profiler is not None:
-                profiler.enable()
-            awarded = await record_batches(sessions, measured, batch, issuance)
-            if profiler is not None:
-                profiler.disable()
-            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        title = f"{n} awards in batches of {batch}"
+        async with measured(engine, n, "award", title=title, profile=profile):
+            awarded = await record_batches(sessions, measured_decisions, batch, issuance)
         assert awarded == n, f"{awarded} of {n} decisions awarded"
-        print(
-            f"{n} awards in batches of {batch}: {n / cpu:7.1f} awards per CPU-second"
-            f"  {cpu / n * 1000:6.2f} ms CPU per award  ({n / wall:6.1f} /s wall)"
-            f"  {len(statements) / n:5.2f} statements per award"
-        )
-        print("most frequent statements (per award):")
-        counts = Counter(" ".join(s.split())[:80] for s in statements)
-        for text, count in counts.most_common(30):
-            print(f"  {count / n:5.2f}  {text}")
-        if profiler is not None:
-            pstats.Stats(profiler).sort_stats(
-                os.environ.get("BENCH_SORT", "cumulative")
-            ).print_stats(40)
     finally:
         await engine.dispose()
 

@@ -26,11 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import os
-import pstats
-import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -39,6 +34,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_events import migrations
+from mc_events.benchmarking import measured
 from mc_events.contracts.catalog import MicroCredentialPublished
 from mc_events.contracts.common import (
     Credits,
@@ -52,7 +48,7 @@ from mc_events.contracts.common import (
     RubricCriterion,
 )
 from mc_events.contracts.enrollment import ArtifactRef, EvidenceSubmitted
-from mc_events.db import create_engine, execute_core, session_factory, statements_run
+from mc_events.db import create_engine, execute_core, session_factory
 from mc_events.devinfra.postgres import scratch_database
 from review.adapters import repository as repo
 from review.adapters.tables import assignments
@@ -203,32 +199,13 @@ async def run(url: str, n: int, raters: int, profile: bool = False) -> None:
     sessions = session_factory(engine)
     try:
         reviews = await seed(sessions, WARM_UP + n, raters)
-        warm_up, measured = reviews[:WARM_UP], reviews[WARM_UP:]
+        warm_up, measured_reviews = reviews[:WARM_UP], reviews[WARM_UP:]
         assert await score_reviews(sessions, warm_up) == WARM_UP
 
-        profiler = cProfile.Profile() if profile else None
-        with statements_run(engine) as statements:
-            start, cpu = time.perf_counter(), time.process_time()
-            if profiler is not None:
-                profiler.enable()
-            decided = await score_reviews(sessions, measured)
-            if profiler is not None:
-                profiler.disable()
-            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        title = f"{n} decisions, {raters} rater(s) each"
+        async with measured(engine, n, "decision", title=title, profile=profile):
+            decided = await score_reviews(sessions, measured_reviews)
         assert decided == n, f"{decided} of {n} reviews decided"
-        print(
-            f"{n} decisions, {raters} rater(s) each: {n / cpu:7.1f} decisions per CPU-second"
-            f"  {cpu / n * 1000:6.2f} ms CPU per decision  ({n / wall:6.1f} /s wall)"
-            f"  {len(statements) / n:5.2f} statements per decision"
-        )
-        print("most frequent statements (per decision):")
-        counts = Counter(" ".join(s.split())[:80] for s in statements)
-        for text, count in counts.most_common(30):
-            print(f"  {count / n:5.2f}  {text}")
-        if profiler is not None:
-            pstats.Stats(profiler).sort_stats(
-                os.environ.get("BENCH_SORT", "cumulative")
-            ).print_stats(40)
     finally:
         await engine.dispose()
 

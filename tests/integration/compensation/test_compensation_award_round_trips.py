@@ -12,7 +12,6 @@ statements. The audit trail is counted apart (it belongs to mc_events.audit).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -29,11 +28,10 @@ from compensation.domain.fiscal import FiscalCalendar
 from compensation.domain.rules import Educator, RuleKind, StipendRule
 from compensation.entrypoints.consumer import build_handlers
 from compensation.service_layer import rules, stipends
-from mc_events import migrations
 from mc_events.contracts.registry import CredentialAwarded
-from mc_events.db import create_engine, session_factory, statements_run
+from mc_events.db import session_factory, statements_run
 from mc_events.envelope import Envelope, Received
-from mc_events.testing import fresh_database_async
+from mc_events.testing import migrated_database
 
 AWARDS = 10
 STATEMENTS_PER_PAID_AWARD = 8
@@ -63,13 +61,10 @@ def rule(rule_id: str, kind: RuleKind, amount_cents: int, district_id: str | Non
 
 @pytest.fixture
 async def database(infra) -> AsyncIterator[AsyncEngine]:
-    url = await fresh_database_async(infra, "compensation_round_trips")
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url)
-    engine = create_engine(url, pool_size=1)
-    try:
+    async with migrated_database(
+        infra, MIGRATIONS, "compensation_round_trips", pool_size=1
+    ) as engine:
         yield engine
-    finally:
-        await engine.dispose()
 
 
 async def florida(

@@ -4,7 +4,6 @@ version read once while it is unchanged."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,11 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mc_events import migrations
 from mc_events.contracts.common import CriterionResult, Purpose
 from mc_events.contracts.review import Decided, ReviewOutcome
-from mc_events.db import create_engine, execute_core, session_factory, statements_run
-from mc_events.testing import fresh_database_async, unique_name
+from mc_events.db import execute_core, session_factory, statements_run
+from mc_events.testing import migrated_database, unique_name
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.catalog_repository import CatalogRepository, Issuer
 from registry.adapters.licensure_tables import renewal_ledger, stack_completions
@@ -80,36 +78,31 @@ class Registry:
 
 @pytest.fixture
 async def registry(infra) -> AsyncIterator[Registry]:
-    url = await fresh_database_async(infra, "registry_round_trips")
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url)
-    engine = create_engine(url, pool_size=2)
-    sessions = session_factory(engine)
-    issuer = unique_name("prov")
-    members = (unique_name("mc"), unique_name("mc"))
-    async with sessions() as session, session.begin():
-        catalog = CatalogRepository(session)
-        await catalog.add_issuer(Issuer(issuer, "Provider", None, "", T0))
-        for mc_id in members:
-            mc = MicroCredential.create(mc_id, issuer, mc_spec(mc_id), "ann", T0)
-            mc.submit("ann", T0)
-            mc.approve("sea", T0)
-            await catalog.add_mc(mc, T0)
-        spec = StackSpec.model_validate(
-            {
-                "name": "Questioning Pathway",
-                "member_micro_credential_ids": list(members),
-                "rule": {"kind": "all_of"},
-                "grants": [{"kind": "endorsement", "code": "SC-QUEST", "name": "Questioning"}],
-            }
-        )
-        stack = Stack.create(unique_name("stack"), issuer, spec, "ann", T0)
-        stack.submit("ann", T0)
-        stack.approve("sea", T0, members)
-        await catalog.add_stack(stack, T0)
-    try:
+    async with migrated_database(infra, MIGRATIONS, "registry_round_trips") as engine:
+        sessions = session_factory(engine)
+        issuer = unique_name("prov")
+        members = (unique_name("mc"), unique_name("mc"))
+        async with sessions() as session, session.begin():
+            catalog = CatalogRepository(session)
+            await catalog.add_issuer(Issuer(issuer, "Provider", None, "", T0))
+            for mc_id in members:
+                mc = MicroCredential.create(mc_id, issuer, mc_spec(mc_id), "ann", T0)
+                mc.submit("ann", T0)
+                mc.approve("sea", T0)
+                await catalog.add_mc(mc, T0)
+            spec = StackSpec.model_validate(
+                {
+                    "name": "Questioning Pathway",
+                    "member_micro_credential_ids": list(members),
+                    "rule": {"kind": "all_of"},
+                    "grants": [{"kind": "endorsement", "code": "SC-QUEST", "name": "Questioning"}],
+                }
+            )
+            stack = Stack.create(unique_name("stack"), issuer, spec, "ann", T0)
+            stack.submit("ann", T0)
+            stack.approve("sea", T0, members)
+            await catalog.add_stack(stack, T0)
         yield Registry(engine, sessions, members)
-    finally:
-        await engine.dispose()
 
 
 async def decision(registry: Registry, mc_id: str, educator_id: str) -> Decided:

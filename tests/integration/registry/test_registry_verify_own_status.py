@@ -6,7 +6,6 @@ past the end."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from mc_events import migrations
-from mc_events.db import create_engine, execute_core, session_factory, statements_run
-from mc_events.testing import fresh_database_async
+from mc_events.db import execute_core, session_factory, statements_run
+from mc_events.testing import migrated_database
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.tables import status_lists
 from registry.bootstrap import MIGRATIONS
@@ -49,25 +47,20 @@ def _document(list_id: str, index: Any, purpose: str = "revocation") -> dict[str
 async def registry_db(infra) -> AsyncIterator[Any]:
     """Two revocation lists: list 1 with bit 3 revoked and bit 5 suspended (so suspension-1
     exists), list 2 with nobody suspended (no suspension-2 row)."""
-    url = await fresh_database_async(infra, "registry_own_status")
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url)
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-    async with sessions() as session, session.begin():
-        repo = AwardsRepository(session)
-        entries = [
-            await repo.allocate_status_index(status_list.StatusPurpose.REVOCATION, NOW)
-            for _ in range(8)
-        ]
-        await repo.set_status(entries[REVOKED], True, NOW)
-        suspended = suspension_entry(entries[SUSPENDED])
-        await _ensure_suspension_list(session, suspended, NOW)
-        await repo.set_status(suspended, True, NOW)
-        await execute_core(session, _unsuspended_list("revocation-2"))
-    try:
+    async with migrated_database(infra, MIGRATIONS, "registry_own_status") as engine:
+        sessions = session_factory(engine)
+        async with sessions() as session, session.begin():
+            repo = AwardsRepository(session)
+            entries = [
+                await repo.allocate_status_index(status_list.StatusPurpose.REVOCATION, NOW)
+                for _ in range(8)
+            ]
+            await repo.set_status(entries[REVOKED], True, NOW)
+            suspended = suspension_entry(entries[SUSPENDED])
+            await _ensure_suspension_list(session, suspended, NOW)
+            await repo.set_status(suspended, True, NOW)
+            await execute_core(session, _unsuspended_list("revocation-2"))
         yield engine, sessions
-    finally:
-        await engine.dispose()
 
 
 def _unsuspended_list(list_id: str) -> Any:

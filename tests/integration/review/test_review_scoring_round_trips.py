@@ -9,7 +9,6 @@ statements and the audit trail's two: seven in all, whatever the number of rater
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -19,9 +18,8 @@ from review_support import NOW, published, qualified_for, submitted
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mc_events import migrations
-from mc_events.db import create_engine, execute_core, session_factory, statements_run
-from mc_events.testing import fresh_database_async
+from mc_events.db import execute_core, session_factory, statements_run
+from mc_events.testing import migrated_database
 from review.adapters import repository as repo
 from review.adapters.tables import assignments, reviews
 from review.bootstrap import MIGRATIONS
@@ -44,13 +42,8 @@ Sessions = async_sessionmaker[AsyncSession]
 
 @pytest.fixture
 async def database(infra) -> AsyncIterator[AsyncEngine]:
-    url = await fresh_database_async(infra, "review_round_trips")
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url)
-    engine = create_engine(url, pool_size=1)
-    try:
+    async with migrated_database(infra, MIGRATIONS, "review_round_trips", pool_size=1) as engine:
         yield engine
-    finally:
-        await engine.dispose()
 
 
 async def assigned_reviews(sessions: Sessions, raters: int) -> list[list[tuple[str, str]]]:

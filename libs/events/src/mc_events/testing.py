@@ -35,9 +35,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mc_events import migrations
 from mc_events.auth import DevIssuer, Role
+from mc_events.db import create_engine
 from mc_events.devinfra.common import (
     PID_FILE,
     PidLock,
@@ -62,6 +64,7 @@ __all__ = [
     "fresh_db_url",
     "infra",
     "infra_handle",
+    "migrated_database",
     "unique_name",
 ]
 
@@ -96,6 +99,21 @@ async def fresh_database_async(infra: Infra, prefix: str = "test") -> str:
     await create_database_async(infra.postgres_url, name)
     _created_databases.append((infra.postgres_url, name))
     return infra.database_url(name)
+
+
+@asynccontextmanager
+async def migrated_database(
+    infra: Infra, migrations_dir: Path, prefix: str, *, pool_size: int = 2
+) -> AsyncIterator[AsyncEngine]:
+    """A fresh database with a service's migrations applied, and an engine on it (disposed
+    afterwards): for tests that drive a service's repositories without its process."""
+    url = await fresh_database_async(infra, prefix)
+    await asyncio.to_thread(migrations.upgrade, migrations_dir, url)
+    engine = create_engine(url, pool_size=pool_size)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
