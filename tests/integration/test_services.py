@@ -59,6 +59,7 @@ async def test_service_migrates_starts_and_reports_ready(name, infra, kafka_sett
             ready = await client.get("/readyz")
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            assert ready.json()["degraded"] == []
 
             metrics = (await client.get("/metrics")).text
             for metric in ("outbox_backlog", "outbox_oldest_age_seconds", "events_published_total"):
@@ -89,6 +90,47 @@ async def test_readiness_fails_clearly_when_the_database_is_unreachable(kafka_se
         ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"].startswith("unavailable")
+
+
+async def test_without_a_broker_the_service_serves_its_database_and_reports_ready(infra):
+    """The broker unreachable (from the start): the API still starts, /readyz answers 200
+    with the broker reported unavailable (readiness pulls no pod that serves database reads),
+    and the dependency gauge says so."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+    database_url = fresh_database(infra, "registry")
+    service = definition(
+        "registry", database_url, kafka.KafkaSettings(bootstrap_servers=dead, client_id="nobroker")
+    )
+    await asyncio.to_thread(migrations.upgrade, service.migrations_dir, database_url)
+    app = create_app(service)
+    async with asyncio.timeout(60), app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            body = ready.json()
+            assert body["status"] == "ready"
+            assert body["degraded"] == ["broker"]
+            assert body["checks"]["database"] == "ok"
+            assert body["checks"]["broker"].startswith("unavailable: ")
+            registry = service.registry
+            assert (
+                registry.get_sample_value("registry_dependency_up", {"dependency": "broker"}) == 0
+            )
+            assert (
+                registry.get_sample_value("registry_dependency_up", {"dependency": "database"}) == 1
+            )
+            assert (
+                'registry_dependency_up{dependency="broker"} 0.0'
+                in (await client.get("/metrics")).text
+            )
+            # A database-only read is served.
+            assert (await client.get("/healthz")).status_code == 200
+            assert (await client.get("/openapi.json")).status_code == 200
 
 
 async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_token_issuer(

@@ -212,8 +212,12 @@ class OutboxRelay:
         metrics: BackboneMetrics,
         settings: RelaySettings | None = None,
         name: str = "relay",
+        listen_url: str | None = None,
     ) -> None:
+        """``listen_url``: the database the LISTEN connection opens (a direct one when the
+        engine goes through a transaction-mode pooler); None: the engine's."""
         self._engine = engine
+        self._listen_url = listen_url
         self._kafka = kafka_settings
         self._metrics = metrics
         self.settings = settings or RelaySettings()
@@ -374,7 +378,9 @@ class OutboxRelay:
         if self._listener is not None and not self._listener.is_closed():
             return
         try:
-            url = plain_url(self._engine.url.render_as_string(hide_password=False))
+            url = plain_url(
+                self._listen_url or self._engine.url.render_as_string(hide_password=False)
+            )
             self._listener = await asyncpg.connect(url)
             await self._listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
         except (OSError, asyncpg.PostgresError) as exc:

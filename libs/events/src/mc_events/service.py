@@ -9,6 +9,10 @@ routers, event handlers, the topics it publishes, where its migrations are) buil
     python -m <service> migrate   # Alembic upgrade head
     python -m <service> relay     # outbox relay only (scale it out: replicas are safe)
     python -m <service> consume   # consumers only (scale up to the partition count)
+
+``MC_ENVIRONMENT=production`` makes ``serve``, ``relay`` and ``consume`` refuse to start (exit
+code 2, one message naming every offending variable) while a development default remains:
+see :meth:`ServiceSettings.production_problems`.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import logging
 import signal
+import sys
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 import typer
@@ -36,17 +43,18 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_events import kafka as kafka_clients
 from mc_events import migrations
-from mc_events.auth import AuthSettings, TokenVerifier
+from mc_events.auth import DEV_ISSUER, AuthSettings, TokenVerifier
 from mc_events.consumer import ConsumerSettings, EventConsumer, Handler
 from mc_events.contracts.base import Event
 from mc_events.db import create_engine, session_factory
@@ -84,13 +92,28 @@ def every(
     return run
 
 
+Environment = Literal["development", "production"]
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service has. A service subclasses it with its env prefix and defaults:
     ``REGISTRY_DATABASE_URL``, ``REGISTRY_PORT``... Kafka comes from ``KAFKA_*``."""
 
     model_config = SettingsConfigDict(extra="ignore")
 
+    environment: Environment = Field(
+        default="development", validation_alias=AliasChoices("MC_ENVIRONMENT")
+    )
+    """``MC_ENVIRONMENT`` (no service prefix: one variable for every process). In
+    ``production`` the ``serve``, ``relay`` and ``consume`` commands refuse to start while a
+    development default remains (:meth:`production_problems`); ``development`` (the default)
+    accepts them all, as ``make run`` needs."""
     database_url: str
+    database_listen_url: str | None = None
+    """``<SERVICE>_DATABASE_LISTEN_URL``: where the outbox relay opens its LISTEN connection
+    (commit notifications wake it at once). None: ``database_url``. Set it to a direct
+    connection to PostgreSQL when ``database_url`` goes through a transaction-mode pooler
+    (PgBouncer), which does not carry LISTEN/NOTIFY; the relay still polls without it."""
     host: str = "127.0.0.1"
     port: int
     db_pool_size: int = 10
@@ -109,6 +132,84 @@ class ServiceSettings(BaseSettings):
     """Falls back to ``LOG_LEVEL``, then INFO."""
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_by_name(cls, data: Any) -> Any:
+        """``Settings(environment="production")`` works too (the alias is for the env var)."""
+        if isinstance(data, dict) and "environment" in data:
+            data = {**data, "MC_ENVIRONMENT": data["environment"]}
+            del data["environment"]
+        return data
+
+    @classmethod
+    def env_name(cls, field_name: str) -> str:
+        """The environment variable of one of this class's fields (``REGISTRY_PORT``)."""
+        prefix = cls.model_config.get("env_prefix") or ""
+        return f"{prefix}{field_name}".upper()
+
+    def production_problems(self) -> list[str]:
+        """The development defaults these settings still hold, one line each, naming the
+        environment variable and why production refuses it. Services add their own."""
+        return auth_production_problems(self.auth)
+
+
+def auth_production_problems(auth: AuthSettings) -> list[str]:
+    """Production verifies tokens of a real identity provider, fetching its keys over https."""
+    problems = []
+    if not auth.jwks_url:
+        problems.append(
+            "AUTH_JWKS_URL is not set: every protected route would answer 401 "
+            "(set the identity provider's https JWKS URL)"
+        )
+    elif auth.jwks_url.startswith("file:"):
+        problems.append(
+            f"AUTH_JWKS_URL={auth.jwks_url} is a local file (the development issuer's keys): "
+            "use the identity provider's https JWKS URL"
+        )
+    elif urllib.parse.urlsplit(auth.jwks_url).scheme != "https":
+        problems.append(
+            f"AUTH_JWKS_URL={auth.jwks_url} is not https: the signing keys could be "
+            "tampered with on the way"
+        )
+    if auth.issuer == DEV_ISSUER:
+        problems.append(
+            f"AUTH_ISSUER={auth.issuer} is the development issuer: "
+            "set the identity provider's issuer"
+        )
+    return problems
+
+
+def public_url_problem(env_name: str, url: str) -> str | None:
+    """Why ``url`` cannot be a public production URL (not https, or a loopback host), or None."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https":
+        return f"{env_name}={url} is not https: set the public https URL"
+    if _loopback(parts.hostname or ""):
+        return f"{env_name}={url} names a loopback host: set the public host name"
+    return None
+
+
+def _loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def production_refusal(settings: ServiceSettings) -> str | None:
+    """In production mode, the one message listing every development default left; else None."""
+    if settings.environment != "production":
+        return None
+    problems = settings.production_problems()
+    if not problems:
+        return None
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return f"production mode (MC_ENVIRONMENT=production) refuses dev defaults:\n{lines}"
 
 
 @dataclass(frozen=True)
@@ -143,6 +244,73 @@ class ServiceDefinition:
     version: str = "0.1.0"
 
 
+class BrokerProbe:
+    """The broker's state for readiness, checked in the background: one long-lived admin
+    client asks for the topic list every ``interval`` seconds (bounded by ``timeout``), and is
+    closed and made anew only after a failed check. Readiness reads the last result, so
+    probes never open a broker connection of their own."""
+
+    def __init__(
+        self,
+        kafka_settings: KafkaSettings,
+        *,
+        interval: float = 5.0,
+        timeout: float = 3.0,
+        admin: Callable[[KafkaSettings], Any] | None = None,
+        on_result: Callable[[bool], None] = lambda _up: None,
+    ) -> None:
+        self._settings = kafka_settings
+        self.interval = interval
+        self.timeout = timeout
+        self._make_admin = admin or (lambda settings: kafka_clients.admin(settings))
+        self._on_result = on_result
+        self._admin: Any = None
+        self.up: bool | None = None
+        """None until the first result."""
+        self.detail = "not checked yet"
+
+    def record(self, up: bool, detail: str) -> None:
+        self.up, self.detail = up, detail
+        self._on_result(up)
+
+    async def check(self) -> bool:
+        """One check (reusing the admin client if the last one worked); records the result."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self._admin is None:
+                    self._admin = self._make_admin(self._settings)
+                    await self._admin.start()
+                await self._admin.list_topics()
+        except Exception as exc:
+            await self.close()
+            self.record(False, f"unavailable: {type(exc).__name__}")
+        else:
+            self.record(True, "ok")
+        return bool(self.up)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                await self.check()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.interval)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.timeout):
+                    await admin.close()
+
+
+DEGRADABLE = frozenset({"broker"})
+"""Checks whose failure /readyz reports without answering 503: without the broker a process
+still serves what its database holds (catalog, credentials, verification), and the relay and
+consumers catch up once it is back."""
+
+
 class ServiceRuntime:
     """The process's long-lived parts: database engine, metrics, relay and consumers."""
 
@@ -151,6 +319,12 @@ class ServiceRuntime:
         settings = definition.settings
         self.name = definition.name
         self.metrics = BackboneMetrics(definition.name, definition.registry)
+        self.dependency_up = Gauge(
+            f"{definition.name}_dependency_up",
+            "1 if the dependency answered its last check (readiness, every few seconds), else 0",
+            ["dependency"],
+            registry=definition.registry,
+        )
         self.engine: AsyncEngine = create_engine(
             settings.database_url, pool_size=settings.db_pool_size
         )
@@ -161,6 +335,11 @@ class ServiceRuntime:
             metrics=self.metrics,
             settings=definition.relay_settings,
             name=f"{definition.name}-relay",
+            listen_url=settings.database_listen_url,
+        )
+        self.broker = BrokerProbe(
+            settings.kafka,
+            on_result=lambda up: self.dependency_up.labels("broker").set(1 if up else 0),
         )
         self.consumers: list[EventConsumer] = []
         if definition.handlers or definition.subscribes:
@@ -179,6 +358,8 @@ class ServiceRuntime:
             )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: list[asyncio.Task[None]] = []
+        """Not reported by readiness: the broker probe, the deferred start-up."""
         self._topics_ready = False
 
     async def ensure_topics(self) -> None:
@@ -194,9 +375,56 @@ class ServiceRuntime:
         finally:
             await admin.close()
         self._topics_ready = True
+        self.broker.record(True, "ok")
 
-    async def start(self, *, relay: bool, consumers: bool, workers: bool = False) -> None:
+    async def start(
+        self,
+        *,
+        relay: bool,
+        consumers: bool,
+        workers: bool = False,
+        wait_for_broker: bool = True,
+    ) -> None:
+        """Create the topics, then start the relay, consumers and (``workers``) the service's
+        workers. ``wait_for_broker``: retry until the topics exist (the relay and consume
+        commands); else (the HTTP server) one try, and when the broker does not answer, return
+        at once (the API serves what the database holds) and start it all in the background
+        once the broker is back."""
+        if wait_for_broker:
+            await self._retry_until_stopped(self.ensure_topics, "creating topics")
+        else:
+            try:
+                async with asyncio.timeout(_FIRST_TOPICS_ATTEMPT_SECONDS):
+                    await self.ensure_topics()
+            except Exception as exc:
+                self.broker.record(False, f"unavailable: {type(exc).__name__}")
+                log.warning(
+                    "broker unavailable at start-up (%s): serving the API now; topics, relay, "
+                    "consumers and workers start once it answers",
+                    exc,
+                )
+                self._background.append(
+                    asyncio.create_task(
+                        self._start_when_broker(relay=relay, consumers=consumers, workers=workers),
+                        name="deferred-start",
+                    )
+                )
+                return
+        self._launch(relay=relay, consumers=consumers, workers=workers)
+
+    async def _start_when_broker(self, *, relay: bool, consumers: bool, workers: bool) -> None:
         await self._retry_until_stopped(self.ensure_topics, "creating topics")
+        if not self._stop.is_set():
+            log.info("broker available: topics created, starting the background tasks")
+            self._launch(relay=relay, consumers=consumers, workers=workers)
+
+    def start_broker_probe(self) -> None:
+        """Check the broker in the background for readiness (the HTTP server does)."""
+        self._background.append(
+            asyncio.create_task(self.broker.run(self._stop), name="broker-probe")
+        )
+
+    def _launch(self, *, relay: bool, consumers: bool, workers: bool) -> None:
         if workers:
             for name, worker in self.definition.workers.items():
                 self._tasks.append(asyncio.create_task(worker(self, self._stop), name=name))
@@ -222,6 +450,12 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         self._stop.set()
+        for task in self._background:
+            if task.get_name() == "deferred-start":
+                task.cancel()  # it may be inside a topic creation call
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+            self._background.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
@@ -234,7 +468,10 @@ class ServiceRuntime:
         self._stop.set()
 
     async def readiness(self) -> dict[str, str]:
-        """Each dependency's state; the service is ready when all say "ok"."""
+        """Each dependency's state ("ok" when fine). The service is ready when every check
+        outside :data:`DEGRADABLE` says "ok": the database answers (checked now, within 2 s)
+        and no background task stopped. The broker's state is the background probe's last
+        result (:class:`BrokerProbe`); it degrades the service, it does not unready it."""
         checks: dict[str, str] = {}
         try:
             async with asyncio.timeout(2.0), self.engine.connect() as conn:
@@ -242,21 +479,18 @@ class ServiceRuntime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        try:
-            admin = kafka_clients.admin(self.definition.settings.kafka)
-            async with asyncio.timeout(3.0):
-                await admin.start()
-                try:
-                    await admin.list_topics()
-                finally:
-                    await admin.close()
-            checks["broker"] = "ok" if self._topics_ready else "topics not created yet"
-        except Exception as exc:
-            checks["broker"] = f"unavailable: {type(exc).__name__}"
+        self.dependency_up.labels("database").set(1 if checks["database"] == "ok" else 0)
+        if self.broker.up and not self._topics_ready:
+            checks["broker"] = "topics not created yet"
+        else:
+            checks["broker"] = self.broker.detail
         for task in self._tasks:
             if task.done():
                 checks[task.get_name()] = "stopped"
         return checks
+
+
+_FIRST_TOPICS_ATTEMPT_SECONDS = 15.0
 
 
 @functools.cache
@@ -323,7 +557,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start(relay=run_relay, consumers=run_consumers, workers=True)
+        await runtime.start(
+            relay=run_relay, consumers=run_consumers, workers=True, wait_for_broker=False
+        )
+        runtime.start_broker_probe()
         try:
             yield
         finally:
@@ -346,14 +583,21 @@ def create_app(
 
     @ops.get(
         "/readyz",
-        summary="Readiness: database and broker reachable, background workers running",
-        responses={503: {"description": "A dependency is unavailable"}},
+        summary="Readiness: database reachable, background tasks running (broker: reported)",
+        description=(
+            "200 while the database answers and no background task stopped; 503 otherwise. "
+            "The broker's state is reported (`checks.broker`, and listed in `degraded` when "
+            "not ok) without making the service unready: reads the database serves go on, "
+            "and the outbox holds new events until the broker is back."
+        ),
+        responses={503: {"description": "The database is unavailable or a task stopped"}},
     )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
-        ready = all(value == "ok" for value in checks.values())
+        ready = all(value == "ok" for name, value in checks.items() if name not in DEGRADABLE)
+        degraded = sorted(name for name in DEGRADABLE if checks.get(name, "ok") != "ok")
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
+            {"status": "ready" if ready else "not ready", "degraded": degraded, "checks": checks},
             status_code=200 if ready else 503,
         )
 
@@ -398,12 +642,43 @@ async def _run_workers(definition: ServiceDefinition, *, relay: bool, consumers:
         await runtime.stop()
 
 
+class _HeldLogs(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _build_guarded(build: Callable[[], ServiceDefinition]) -> ServiceDefinition:
+    """``build()``, or exit 2 with :func:`production_refusal`'s message on stderr. What the
+    build logs (the registry's development-KEK warning, say) is held back and only let through
+    when the process goes on: a refusal is one message, not a warning and then a message."""
+    root = logging.getLogger()
+    held = _HeldLogs()
+    handlers, root.handlers = root.handlers, [held]
+    try:
+        definition = build()
+    finally:
+        root.handlers = handlers
+    refusal = production_refusal(definition.settings)
+    if refusal:
+        print(refusal, file=sys.stderr, flush=True)
+        raise typer.Exit(2)
+    for record in held.records:
+        logging.getLogger(record.name).handle(record)
+    return definition
+
+
 def cli(build: Callable[[], ServiceDefinition]) -> typer.Typer:
     """The service's command line (``python -m <service> ...``)."""
     app = typer.Typer(add_completion=False, no_args_is_help=True)
 
-    def prepare() -> ServiceDefinition:
-        definition = build()
+    def prepare(*, guarded: bool = False) -> ServiceDefinition:
+        """Build the service, then (``guarded``: the long-running commands) refuse production
+        mode with development defaults before anything starts or logs."""
+        definition = _build_guarded(build) if guarded else build()
         configure_logging(
             definition.name, definition.settings.log_level, json=definition.settings.log_json
         )
@@ -416,7 +691,7 @@ def cli(build: Callable[[], ServiceDefinition]) -> typer.Typer:
         consumers: bool = typer.Option(True, help="Run the event consumers in this process."),
     ) -> None:
         """Serve the HTTP API, with the relay and consumers unless disabled."""
-        definition = prepare()
+        definition = prepare(guarded=True)
         settings = definition.settings
         uvicorn.run(
             create_app(
@@ -448,12 +723,12 @@ def cli(build: Callable[[], ServiceDefinition]) -> typer.Typer:
     @app.command("relay")
     def relay_only() -> None:
         """Run only the outbox relay (several replicas are safe)."""
-        asyncio.run(_run_workers(prepare(), relay=True, consumers=False))
+        asyncio.run(_run_workers(prepare(guarded=True), relay=True, consumers=False))
 
     @app.command("consume")
     def consume_only() -> None:
         """Run only the event consumers (scale up to the partition count)."""
-        asyncio.run(_run_workers(prepare(), relay=False, consumers=True))
+        asyncio.run(_run_workers(prepare(guarded=True), relay=False, consumers=True))
 
     return app
 

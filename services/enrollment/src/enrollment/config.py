@@ -1,5 +1,7 @@
 """Enrollment settings, from ``ENROLLMENT_*`` environment variables (Kafka from ``KAFKA_*``)."""
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -42,3 +44,15 @@ class Settings(ServiceSettings):
         if any(d < 1 for d in days):
             raise ValueError("reminder_days must be whole days of at least 1")
         return sorted(set(days), reverse=True)
+
+    def production_problems(self) -> list[str]:
+        """Besides ``AUTH_*``: evidence in a bucket, or at least in an absolute folder (a
+        mounted volume), never the development folder relative to the working directory."""
+        problems = super().production_problems()
+        if not self.evidence_s3_bucket and not Path(self.evidence_dir).is_absolute():
+            problems.append(
+                f"{self.env_name('evidence_s3_bucket')} is not set and "
+                f"{self.env_name('evidence_dir')}={self.evidence_dir} is relative: evidence "
+                "would land in the working directory (set a bucket, or an absolute mounted path)"
+            )
+        return problems

@@ -3,7 +3,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from mc_events.service import ServiceSettings
+from mc_events.service import ServiceSettings, public_url_problem
 
 
 class Settings(ServiceSettings):
@@ -49,3 +49,23 @@ class Settings(ServiceSettings):
     district_fanout: bool = True
     """Run the district fan-out in ``serve``: ``registry.credentials`` republished to
     ``district.<id>.awards`` and ``district.<id>.awards.state`` (README, "District streams")."""
+
+    def production_problems(self) -> list[str]:
+        """Besides ``AUTH_*``: public https URLs (they are written into every credential),
+        a real signing KEK, and an allow-list of status list hosts."""
+        problems = super().production_problems()
+        for name in ("public_base_url", "evidence_base_url"):
+            problem = public_url_problem(self.env_name(name), getattr(self, name))
+            if problem:
+                problems.append(problem)
+        if self.signing_kek is None and not self.signing_kek_file:
+            problems.append(
+                f"{self.env_name('signing_kek')} / {self.env_name('signing_kek_file')} is not "
+                "set: the issuer's signing keys would be sealed with the public development KEK"
+            )
+        if not self.status_fetch_allowed_hosts.strip():
+            problems.append(
+                f"{self.env_name('status_fetch_allowed_hosts')} is empty: the public verifier "
+                "would fetch status lists from any host a posted credential names"
+            )
+        return problems
