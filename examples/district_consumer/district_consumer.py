@@ -28,13 +28,23 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 
 
-def topic_for(district_id: str) -> str:
-    """``district.<id>.awards``: letters, digits and ``-`` kept, any other byte as ``_hh``."""
-    escaped = "".join(
+def topic_id(district_id: str) -> str:
+    """The district id in names: letters, digits and ``-`` kept, any other byte as ``_hh``."""
+    return "".join(
         c if re.fullmatch(r"[A-Za-z0-9-]", c) else "".join(f"_{b:02x}" for b in c.encode())
         for c in district_id
     )
-    return f"district.{escaped}.awards"
+
+
+def topic_for(district_id: str) -> str:
+    """``district.<id>.awards``."""
+    return f"district.{topic_id(district_id)}.awards"
+
+
+def default_group(district_id: str) -> str:
+    """``district.<id>.reference``: a district's principal may use only groups named
+    ``district.<id>.<anything>`` (ACL prefix ``district.<id>.``, docs/security.md)."""
+    return f"district.{topic_id(district_id)}.reference"
 
 
 def describe(event: CloudEvent) -> str:
@@ -100,14 +110,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bootstrap", default="127.0.0.1:59092")
     parser.add_argument("--district", required=True)
-    parser.add_argument("--group", default=None, help="consumer group (default: per district)")
+    parser.add_argument(
+        "--group", default=None, help="consumer group (default: district.<id>.reference)"
+    )
     parser.add_argument("--idle-exit", type=float, default=None, help="exit after N idle seconds")
     args = parser.parse_args()
     asyncio.run(
         consume(
             args.bootstrap,
             args.district,
-            group_id=args.group or f"district-{args.district}-reference",
+            group_id=args.group or default_group(args.district),
             stop_after_idle=args.idle_exit,
         )
     )

@@ -11,15 +11,26 @@ each carries the same security settings: SASL/SCRAM over TLS (``SASL_SSL``) or m
 (``SSL`` with a client certificate). A combination that cannot work, or that would connect with
 less protection than configured, is refused when the settings are read (at start-up), naming the
 variables to fix (docs/security.md).
+
+With ``KAFKA_ACCESS_LOG=<file>`` every client the factories make also records what it does to
+the cluster, as the Kafka ACL (resource, name, operation) a broker with simple authorization
+checks for it: one JSON line per distinct access per process, appended to that file
+(``{"resource": "topic", "name": "registry.credentials", "operation": "Write"}``).
+:mod:`mc_events.kafka_access` reads the file and checks it against Strimzi KafkaUsers. Off (the
+default), the factories return the plain aiokafka clients: nothing is added to any call.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import ssl
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 from pydantic import SecretStr, model_validator
@@ -61,6 +72,9 @@ class KafkaSettings(BaseSettings):
     ssl_keyfile: Path | None = None
     ssl_key_password: SecretStr | None = None
     ssl_check_hostname: bool = True
+    access_log: Path | None = None
+    """``KAFKA_ACCESS_LOG``: append every distinct Kafka access (ACL resource, name, operation)
+    of this process's clients to this file as JSON lines (off when unset)."""
 
     @model_validator(mode="after")
     def _security_is_coherent(self) -> Self:
@@ -108,6 +122,11 @@ class KafkaSettings(BaseSettings):
                 raise ValueError(f"{name}={path}: no such file")
         if tls:
             self._ssl_context()  # unreadable PEM, wrong key password: fail now, not later
+        if self.access_log is not None and not self.access_log.parent.is_dir():
+            raise ValueError(
+                f"KAFKA_ACCESS_LOG={self.access_log}: directory {self.access_log.parent} "
+                "does not exist"
+            )
         return self
 
     def _common(self) -> dict[str, Any]:
@@ -146,15 +165,18 @@ class KafkaSettings(BaseSettings):
 
 
 def producer(settings: KafkaSettings, *, client_id: str | None = None) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
+    options: dict[str, Any] = {
         **settings._common(),
-        client_id=client_id or settings.client_id,
-        acks="all",
-        enable_idempotence=settings.enable_idempotence,
-        compression_type=settings.compression_type,
-        linger_ms=settings.linger_ms,
-        max_batch_size=settings.max_batch_size,
-    )
+        "client_id": client_id or settings.client_id,
+        "acks": "all",
+        "enable_idempotence": settings.enable_idempotence,
+        "compression_type": settings.compression_type,
+        "linger_ms": settings.linger_ms,
+        "max_batch_size": settings.max_batch_size,
+    }
+    if settings.access_log is not None:
+        return _RecordingProducer(_recorder(settings.access_log), **options)
+    return AIOKafkaProducer(**options)
 
 
 def consumer(
@@ -180,8 +202,265 @@ def consumer(
         "isolation_level": "read_uncommitted",
     }
     options.update(overrides)
+    if settings.access_log is not None:
+        return _RecordingConsumer(_recorder(settings.access_log), *topics, **options)
     return AIOKafkaConsumer(*topics, **options)
 
 
 def admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(**settings._common(), client_id=f"{settings.client_id}-admin")
+    options: dict[str, Any] = {
+        **settings._common(),
+        "client_id": f"{settings.client_id}-admin",
+    }
+    if settings.access_log is not None:
+        return _RecordingAdmin(_recorder(settings.access_log), **options)
+    return AIOKafkaAdminClient(**options)
+
+
+# ---------------------------------------------------------------------------------------------
+# Access recording (KAFKA_ACCESS_LOG)
+
+CLUSTER = "kafka-cluster"
+"""The name Kafka gives the cluster resource in ACLs."""
+
+
+class AccessRecorder:
+    """Appends each distinct (resource, name, operation) once per process to a JSON-lines file.
+
+    Each line is written with one ``write`` on a descriptor opened with ``O_APPEND``, so several
+    processes may append to the same file without interleaving their lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: set[tuple[str, str, str]] = set()
+        self._lock = threading.Lock()
+
+    def record(self, resource: str, name: str, operation: str) -> None:
+        key = (resource, name, operation)
+        if key in self._seen:
+            return
+        with self._lock:
+            if key in self._seen:
+                return
+            line = json.dumps({"resource": resource, "name": name, "operation": operation})
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, (line + "\n").encode())
+            finally:
+                os.close(fd)
+            self._seen.add(key)
+
+    def topics(self, names: Iterable[str], *operations: str) -> None:
+        for name in names:
+            for operation in operations:
+                self.record("topic", name, operation)
+
+    def group(self, name: str | None, *operations: str) -> None:
+        if name is not None:
+            for operation in operations:
+                self.record("group", name, operation)
+
+
+_recorders: dict[Path, AccessRecorder] = {}
+_recorders_lock = threading.Lock()
+
+
+def _recorder(path: Path) -> AccessRecorder:
+    key = Path(os.path.abspath(path))
+    with _recorders_lock:
+        found = _recorders.get(key)
+        if found is None:
+            found = _recorders[key] = AccessRecorder(key)
+        return found
+
+
+def record_access(client: object, resource: str, name: str, operation: str) -> None:
+    """Record an access made through ``client`` that the client itself cannot name (a topic a
+    caller looks for in a ``list_topics`` answer, say). Nothing when recording is off."""
+    recorder: AccessRecorder | None = getattr(client, "_mc_access", None)
+    if recorder is not None:
+        recorder.record(resource, name, operation)
+
+
+def _topics_of(partitions: Iterable[TopicPartition]) -> set[str]:
+    return {tp.topic for tp in partitions}
+
+
+class _RecordingProducer(AIOKafkaProducer):  # type: ignore[misc]
+    """Producing to T: Write on T (and Describe: its metadata). Kafka 3.0+ lets Write on any
+    topic cover the idempotent producer's InitProducerId (no IdempotentWrite on the cluster)."""
+
+    def __init__(self, recorder: AccessRecorder, **options: Any) -> None:
+        self._mc_access = recorder
+        super().__init__(**options)
+
+    async def send(self, topic: str, *args: Any, **kwargs: Any) -> Any:
+        self._mc_access.topics((topic,), "Describe", "Write")
+        return await super().send(topic, *args, **kwargs)
+
+    async def send_batch(self, batch: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
+        self._mc_access.topics((topic,), "Describe", "Write")
+        return await super().send_batch(batch, topic, *args, **kwargs)
+
+
+class _RecordingConsumer(AIOKafkaConsumer):  # type: ignore[misc]
+    """Reading T: Read (and Describe) on T. In a group G: Describe on G to find its coordinator,
+    Read on G to join it and commit; Describe on G (and on T) to fetch committed offsets.
+    Without a group (``group_id=None``): Read on the topics only."""
+
+    def __init__(self, recorder: AccessRecorder, *topics: str, **options: Any) -> None:
+        self._mc_access = recorder
+        self._mc_group: str | None = options.get("group_id")
+        self._mc_pattern = False
+        super().__init__(*topics, **options)
+        if topics:
+            self._subscribed(topics)
+
+    def _subscribed(self, topics: Iterable[str]) -> None:
+        self._mc_access.topics(topics, "Describe", "Read")
+        self._mc_access.group(self._mc_group, "Read")
+
+    async def start(self) -> None:
+        self._mc_access.group(self._mc_group, "Describe")  # FindCoordinator
+        await super().start()
+
+    def subscribe(self, topics: Iterable[str] = (), *args: Any, **kwargs: Any) -> Any:
+        topics = tuple(topics)
+        self._mc_pattern = kwargs.get("pattern", args[0] if args else None) is not None
+        result = super().subscribe(topics, *args, **kwargs)
+        self._subscribed(topics)
+        return result
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> Any:
+        partitions = list(partitions)
+        self._mc_access.topics(_topics_of(partitions), "Describe", "Read")
+        return super().assign(partitions)
+
+    async def getmany(self, *partitions: TopicPartition, **kwargs: Any) -> Any:
+        batches = await super().getmany(*partitions, **kwargs)
+        if self._mc_pattern:  # a pattern names no topic: record those it delivered
+            self._subscribed(_topics_of(batches))
+        return batches
+
+    async def getone(self, *partitions: TopicPartition) -> Any:
+        record = await super().getone(*partitions)
+        if self._mc_pattern:
+            self._subscribed((record.topic,))
+        return record
+
+    async def commit(self, offsets: Any = None) -> None:
+        self._mc_access.group(self._mc_group, "Read")
+        if offsets:
+            self._mc_access.topics(_topics_of(offsets), "Read")
+        await super().commit(offsets)
+
+    async def committed(self, partition: TopicPartition) -> Any:
+        self._mc_access.group(self._mc_group, "Describe")
+        self._mc_access.topics((partition.topic,), "Describe")
+        return await super().committed(partition)
+
+    def partitions_for_topic(self, topic: str) -> Any:
+        self._mc_access.topics((topic,), "Describe")
+        return super().partitions_for_topic(topic)
+
+    async def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> Any:
+        partitions = list(partitions)
+        self._mc_access.topics(_topics_of(partitions), "Describe")
+        return await super().beginning_offsets(partitions)
+
+    async def end_offsets(self, partitions: Iterable[TopicPartition]) -> Any:
+        partitions = list(partitions)
+        self._mc_access.topics(_topics_of(partitions), "Describe")
+        return await super().end_offsets(partitions)
+
+    async def offsets_for_times(self, timestamps: dict[TopicPartition, int]) -> Any:
+        self._mc_access.topics(_topics_of(timestamps), "Describe")
+        return await super().offsets_for_times(timestamps)
+
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> Any:
+        self._mc_access.topics(_topics_of(partitions), "Describe")
+        return await super().seek_to_beginning(*partitions)
+
+    async def seek_to_end(self, *partitions: TopicPartition) -> Any:
+        self._mc_access.topics(_topics_of(partitions), "Describe")
+        return await super().seek_to_end(*partitions)
+
+    async def seek_to_committed(self, *partitions: TopicPartition) -> Any:
+        self._mc_access.group(self._mc_group, "Describe")
+        self._mc_access.topics(_topics_of(partitions), "Describe")
+        return await super().seek_to_committed(*partitions)
+
+
+class _RecordingAdmin(AIOKafkaAdminClient):  # type: ignore[misc]
+    """CreateTopics: Create on each topic; describe: Describe on what is named. ``list_topics``
+    needs no right (the broker leaves out the topics the principal may not describe): callers
+    that look for topics in its answer name them with :func:`record_access`."""
+
+    def __init__(self, recorder: AccessRecorder, **options: Any) -> None:
+        self._mc_access = recorder
+        super().__init__(**options)
+
+    async def create_topics(self, new_topics: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+        new_topics = list(new_topics)
+        self._mc_access.topics((t.name for t in new_topics), "Create")
+        return await super().create_topics(new_topics, *args, **kwargs)
+
+    async def delete_topics(self, topics: Iterable[str], *args: Any, **kwargs: Any) -> Any:
+        topics = list(topics)
+        self._mc_access.topics(topics, "Delete")
+        return await super().delete_topics(topics, *args, **kwargs)
+
+    async def describe_topics(self, topics: Iterable[str] | None = None) -> Any:
+        if topics is not None:
+            topics = list(topics)
+            self._mc_access.topics(topics, "Describe")
+        return await super().describe_topics(topics)
+
+    async def create_partitions(
+        self, topic_partitions: dict[str, Any], *args: Any, **kw: Any
+    ) -> Any:
+        self._mc_access.topics(topic_partitions, "Alter")
+        return await super().create_partitions(topic_partitions, *args, **kw)
+
+    async def describe_configs(self, config_resources: Iterable[Any], *args: Any, **kw: Any) -> Any:
+        config_resources = list(config_resources)
+        self._configs(config_resources, "DescribeConfigs")
+        return await super().describe_configs(config_resources, *args, **kw)
+
+    async def alter_configs(self, config_resources: Iterable[Any], *args: Any, **kw: Any) -> Any:
+        config_resources = list(config_resources)
+        self._configs(config_resources, "AlterConfigs")
+        return await super().alter_configs(config_resources, *args, **kw)
+
+    def _configs(self, resources: Iterable[Any], operation: str) -> None:
+        for resource in resources:
+            kind = getattr(resource.resource_type, "name", str(resource.resource_type)).upper()
+            if kind == "TOPIC":
+                self._mc_access.record("topic", resource.name, operation)
+            else:  # broker configs belong to the cluster resource
+                self._mc_access.record("cluster", CLUSTER, operation)
+
+    async def describe_consumer_groups(
+        self, group_ids: Iterable[str], *args: Any, **kw: Any
+    ) -> Any:
+        group_ids = list(group_ids)
+        for group in group_ids:
+            self._mc_access.group(group, "Describe")
+        return await super().describe_consumer_groups(group_ids, *args, **kw)
+
+    async def find_coordinator(self, group_id: str, *args: Any, **kw: Any) -> Any:
+        self._mc_access.group(group_id, "Describe")
+        return await super().find_coordinator(group_id, *args, **kw)
+
+    async def list_consumer_group_offsets(self, group_id: str, *args: Any, **kw: Any) -> Any:
+        self._mc_access.group(group_id, "Describe")
+        partitions = kw.get("partitions", args[1] if len(args) > 1 else None)
+        if partitions:
+            self._mc_access.topics(_topics_of(partitions), "Describe")
+        return await super().list_consumer_group_offsets(group_id, *args, **kw)
+
+    async def delete_records(
+        self, records_to_delete: dict[TopicPartition, Any], *a: Any, **kw: Any
+    ) -> Any:
+        self._mc_access.topics(_topics_of(records_to_delete), "Delete")
+        return await super().delete_records(records_to_delete, *a, **kw)

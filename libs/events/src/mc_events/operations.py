@@ -25,7 +25,7 @@ from mc_events.topics import TOPICS, Topic, all_topics, dlq_topic
 # ---------------------------------------------------------------------------------------------
 # Strimzi KafkaTopic resources
 
-STRIMZI_API = "kafka.strimzi.io/v1beta2"
+STRIMZI_API = "kafka.strimzi.io/v1"
 
 
 def strimzi_topics(
@@ -206,12 +206,7 @@ async def _committed(
     settings: kafka.KafkaSettings, group_id: str, partitions: Sequence[TopicPartition]
 ) -> dict[TopicPartition, int]:
     """The group's committed offsets (OffsetFetch through a consumer that never joins)."""
-    consumer = AIOKafkaConsumer(
-        group_id=group_id,
-        enable_auto_commit=False,
-        client_id=f"{settings.client_id}-status",
-        **settings._common(),
-    )
+    consumer = kafka.consumer(settings, group_id=group_id, client_id=f"{settings.client_id}-status")
     try:
         await consumer.start()
         committed: dict[TopicPartition, int] = {}
@@ -261,9 +256,7 @@ async def pipeline_status(
         else:
             status.outbox_backlog, status.outbox_oldest_age_seconds = backlog, age
 
-    probe = AIOKafkaConsumer(
-        enable_auto_commit=False, client_id=f"{settings.client_id}-status", **settings._common()
-    )
+    probe = kafka.consumer(settings, group_id=None, client_id=f"{settings.client_id}-status")
     try:
         await probe.start()
         dlq_partitions = await _partitions(probe, dlq_names)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from mc_events.kafka import record_access
+
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -125,6 +127,10 @@ async def ensure_topics(
     Idempotent: existing topics are left as they are (their partition count is not changed).
     """
     wanted = list(topics)
+    for t in wanted:
+        # A topic the principal may not describe is missing from the answer (and creating it
+        # is then refused): looking for it takes Describe on it.
+        record_access(admin, "topic", t.name, "Describe")
     existing = set(await admin.list_topics())
     missing = [t for t in wanted if t.name not in existing]
     if not missing:
