@@ -55,6 +55,12 @@ RUN groupadd --system --gid 10001 mc \
  && useradd --system --uid 10001 --gid mc --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin mc
 
+# Data folders owned by the service user: a named volume mounted there starts as a copy of the
+# image's folder, so it is writable by 10001 from the first start (enrollment's local evidence
+# store; the development identity provider's keys).
+RUN mkdir -p /var/lib/mc/evidence /var/lib/mc-idp \
+ && chown 10001:10001 /var/lib/mc/evidence /var/lib/mc-idp
+
 # Same path as in the builder: the virtualenv and the editable installs point at /app.
 # Owned by root and not writable by the service user.
 COPY --from=builder /app /app

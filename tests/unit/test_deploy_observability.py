@@ -91,12 +91,36 @@ def _metric_definitions(path: Path) -> Iterator[tuple[str, list[str], set[str]]]
         yield kind, names, labels
 
 
+def fanout_prefixes() -> list[str]:
+    """Metric prefixes of the fan-outs the services build: ``FanOut(name=f"{runtime.name}-x")``
+    in services/<service>/src names its metrics ``<service>_x_...`` (fanout.py's _Metrics)."""
+    prefixes = []
+    for path in sorted((ROOT / "services").glob("*/src/**/*.py")):
+        service = path.relative_to(ROOT / "services").parts[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "FanOut"):
+                continue
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "name" and isinstance(value, ast.JoinedStr):
+                    rest = "".join(str(v.value) for v in value.values[1:])  # type: ignore[attr-defined]
+                    prefixes.append(f"{service}{rest}".replace("-", "_"))
+    return prefixes
+
+
 def exported_metrics() -> Exported:
     exported = Exported()
     sources = [ROOT / "libs" / "events" / "src", *sorted((ROOT / "services").glob("*/src"))]
     for source in sources:
         for path in sorted(source.rglob("*.py")):
             for kind, names, labels in _metric_definitions(path):
+                if path.name == "fanout.py":
+                    # f"{name}_records_sent": named after each FanOut the services build.
+                    names = [
+                        prefix + name.removeprefix(SERVICES[0])
+                        for prefix in fanout_prefixes()
+                        for name in names[:1]
+                    ]
                 for name in names:
                     exported.add(kind, name, labels)
     # The default collectors every service registers (process_*, python_*), as reported.
@@ -125,6 +149,9 @@ def test_exported_metrics_are_read_from_the_code() -> None:
         "review_sla_breaches",
         "enrollment_deadline_sweep_last_success_timestamp_seconds",
         "process_resident_memory_bytes",
+        "registry_district_fanout_records_sent_total",
+        "registry_district_fanout_records_dead_lettered_total",
+        "registry_dependency_up",
     ):
         assert name in EXPORTED.labels, name
     assert EXPORTED.labels["compensation_consumer_lag"] == {"consumer", "topic", "partition"}
@@ -389,3 +416,26 @@ def test_grafana_loads_the_dashboards_from_the_folder_compose_mounts() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     mounts = dict(volume.split(":")[:2] for volume in compose["services"]["grafana"]["volumes"])
     assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
+
+
+def test_alerts_and_a_panel_watch_the_district_fan_out_and_the_broker() -> None:
+    groups = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
+    rules = {rule["alert"]: rule for group in groups for rule in group["rules"]}
+    assert (
+        "registry_district_fanout_records_dead_lettered_total"
+        in (rules["DistrictFanOutDeadLettering"]["expr"])
+    )
+    assert "registry_district_fanout_records_sent_total" in rules["DistrictFanOutStalled"]["expr"]
+    broker = rules["BrokerUnreachable"]
+    assert "_dependency_up" in broker["expr"]
+    assert 'dependency="broker"' in broker["expr"]
+    assert re.search(r"==\s*0\s*$", broker["expr"].strip())
+    assert int(broker["for"].removesuffix("m")) >= 2
+    exprs = [
+        target["expr"]
+        for panel in dashboards()["pipeline-flow"]["panels"]
+        for target in panel.get("targets", [])
+    ]
+    assert any("registry_district_fanout_records_sent_total" in e for e in exprs)
+    assert any("registry_district_fanout_records_dead_lettered_total" in e for e in exprs)
+    assert any("_dependency_up" in e and 'dependency="broker"' in e for e in exprs)
