@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_NO_PROGRESS := 1
 PYTEST_ARGS ?=
 
-.PHONY: help install run stop status test test-fast lint format schemas bench clean
+.PHONY: help install run stop status test test-fast rehearse lint format schemas bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ test: install lint ## Lint, then every test (unit, contract, integration, end-to
 
 test-fast: install ## Unit and contract tests only (no broker, no database)
 	@$(VENV)/bin/pytest tests/unit tests/contract $(PYTEST_ARGS)
+
+rehearse: install ## Run the production Kubernetes overlay and the Compose file as their manifests say, and the whole story through them (part of `make test`)
+	@$(VENV)/bin/pytest tests/deploy $(PYTEST_ARGS)
 
 lint: install ## ruff, formatting, mypy (strict), schemas up to date and compatible
 	@$(VENV)/bin/ruff check .

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,19 @@ def render_overlay(name: str) -> list[Doc]:
     directory = K8S / "platform" if name == "platform" else K8S / "overlays" / name
     assert directory.is_dir(), directory
     return render(directory)
+
+
+def runbook_secrets() -> set[tuple[str, str]]:
+    """(Secret, key) pairs the runbook (docs/operations.md) tells a state to create in the
+    services' namespace: its table between the ``prod-secrets`` markers."""
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    table = runbook.split("<!-- prod-secrets:start -->")[1].split("<!-- prod-secrets:end -->")[0]
+    documented: set[tuple[str, str]] = set()
+    for row in table.strip().splitlines()[2:]:
+        names, keys = (cell for cell in row.split("|")[1:3])
+        for name in re.findall(r"`([\w.-]+)`", names):
+            documented |= {(name, key) for key in re.findall(r"`([\w.-]+)`", keys)}
+    return documented
 
 
 def load_all(path: Path) -> list[Doc]:

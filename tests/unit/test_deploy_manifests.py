@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import render_overlay
+from deploy_support import render_overlay, runbook_secrets
 
 yaml = pytest.importorskip(
     "yaml", reason="PyYAML is needed to read the deployment manifests (uv sync installs it)"
@@ -659,13 +659,7 @@ def test_compose_registry_public_urls_default_to_the_published_ports(compose: Do
 
 
 def test_runbook_lists_exactly_the_secrets_the_prod_overlay_references() -> None:
-    runbook = (ROOT / "docs" / "operations.md").read_text()
-    table = runbook.split("<!-- prod-secrets:start -->")[1].split("<!-- prod-secrets:end -->")[0]
-    documented: set[tuple[str, str]] = set()
-    for row in table.strip().splitlines()[2:]:
-        names, keys = (cell for cell in row.split("|")[1:3])
-        for name in re.findall(r"`([\w.-]+)`", names):
-            documented |= {(name, key) for key in re.findall(r"`([\w.-]+)`", keys)}
+    documented = runbook_secrets()
     referenced: set[tuple[str, str]] = set()
     for doc in render_overlay("prod"):
         if doc["kind"] == "Ingress":

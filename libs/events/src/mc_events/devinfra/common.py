@@ -21,7 +21,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -333,6 +333,21 @@ def terminate_popen(
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(5)
     return killed
+
+
+def terminate_popens(procs: Iterable[subprocess.Popen[Any]], grace: float = 5.0) -> None:
+    """SIGTERM all of our children ``procs`` at once, give them ``grace`` seconds together,
+    then SIGKILL each one's process group (workers they forked, and themselves if stubborn)."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for proc in procs:
+        terminate_popen(proc, grace=0.0, group=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mc_events.auth import DevIssuer
-from mc_events.devinfra.common import free_port, tail, terminate_popen
+from mc_events.devinfra.common import free_port, tail, terminate_popens
 from mc_events.devinfra.infra import Infra, InfraHandle, start_infra
 from mc_events.devinfra.postgres import EmbeddedPostgres
 
@@ -153,16 +153,7 @@ class Cluster:
 
     def stop(self) -> None:
         """Services (SIGTERM, SIGKILL after 5 s), then the broker and the database."""
-        live = [p.popen for p in self.procs.values() if p.popen is not None and p.alive]
-        for popen in live:
-            with contextlib.suppress(ProcessLookupError):
-                popen.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 5.0
-        while any(p.poll() is None for p in live) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for proc in self.procs.values():
-            if proc.popen is not None:
-                terminate_popen(proc.popen, grace=0.0, group=True)
+        terminate_popens(p.popen for p in self.procs.values() if p.popen is not None)
         if self.handle is not None:
             try:
                 self.handle.stop()
