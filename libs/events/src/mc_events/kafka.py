@@ -192,7 +192,7 @@ def consumer(
         "group_id": group_id,
         # Offsets are committed by the runtime after the database commit, never automatically.
         "enable_auto_commit": False,
-        # "latest" can skip records on the embedded broker (wrong end offsets, INFRA.md);
+        # "latest" can skip records on the embedded broker (wrong end offsets);
         # a new group must see the stream from its beginning anyway.
         "auto_offset_reset": "earliest",
         "fetch_max_wait_ms": settings.fetch_max_wait_ms,
@@ -298,20 +298,16 @@ class _RecordingProducer(AIOKafkaProducer):  # type: ignore[misc]
         self._mc_access.topics((topic,), "Describe", "Write")
         return await super().send(topic, *args, **kwargs)
 
-    async def send_batch(self, batch: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
-        self._mc_access.topics((topic,), "Describe", "Write")
-        return await super().send_batch(batch, topic, *args, **kwargs)
-
 
 class _RecordingConsumer(AIOKafkaConsumer):  # type: ignore[misc]
     """Reading T: Read (and Describe) on T. In a group G: Describe on G to find its coordinator,
     Read on G to join it and commit; Describe on G (and on T) to fetch committed offsets.
-    Without a group (``group_id=None``): Read on the topics only."""
+    Without a group (``group_id=None``): Read on the topics only. Only the calls the library
+    makes are recorded (no pattern subscriptions)."""
 
     def __init__(self, recorder: AccessRecorder, *topics: str, **options: Any) -> None:
         self._mc_access = recorder
         self._mc_group: str | None = options.get("group_id")
-        self._mc_pattern = False
         super().__init__(*topics, **options)
         if topics:
             self._subscribed(topics)
@@ -326,7 +322,6 @@ class _RecordingConsumer(AIOKafkaConsumer):  # type: ignore[misc]
 
     def subscribe(self, topics: Iterable[str] = (), *args: Any, **kwargs: Any) -> Any:
         topics = tuple(topics)
-        self._mc_pattern = kwargs.get("pattern", args[0] if args else None) is not None
         result = super().subscribe(topics, *args, **kwargs)
         self._subscribed(topics)
         return result
@@ -335,18 +330,6 @@ class _RecordingConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         partitions = list(partitions)
         self._mc_access.topics(_topics_of(partitions), "Describe", "Read")
         return super().assign(partitions)
-
-    async def getmany(self, *partitions: TopicPartition, **kwargs: Any) -> Any:
-        batches = await super().getmany(*partitions, **kwargs)
-        if self._mc_pattern:  # a pattern names no topic: record those it delivered
-            self._subscribed(_topics_of(batches))
-        return batches
-
-    async def getone(self, *partitions: TopicPartition) -> Any:
-        record = await super().getone(*partitions)
-        if self._mc_pattern:
-            self._subscribed((record.topic,))
-        return record
 
     async def commit(self, offsets: Any = None) -> None:
         self._mc_access.group(self._mc_group, "Read")
@@ -373,28 +356,15 @@ class _RecordingConsumer(AIOKafkaConsumer):  # type: ignore[misc]
         self._mc_access.topics(_topics_of(partitions), "Describe")
         return await super().end_offsets(partitions)
 
-    async def offsets_for_times(self, timestamps: dict[TopicPartition, int]) -> Any:
-        self._mc_access.topics(_topics_of(timestamps), "Describe")
-        return await super().offsets_for_times(timestamps)
-
     async def seek_to_beginning(self, *partitions: TopicPartition) -> Any:
         self._mc_access.topics(_topics_of(partitions), "Describe")
         return await super().seek_to_beginning(*partitions)
 
-    async def seek_to_end(self, *partitions: TopicPartition) -> Any:
-        self._mc_access.topics(_topics_of(partitions), "Describe")
-        return await super().seek_to_end(*partitions)
-
-    async def seek_to_committed(self, *partitions: TopicPartition) -> Any:
-        self._mc_access.group(self._mc_group, "Describe")
-        self._mc_access.topics(_topics_of(partitions), "Describe")
-        return await super().seek_to_committed(*partitions)
-
 
 class _RecordingAdmin(AIOKafkaAdminClient):  # type: ignore[misc]
-    """CreateTopics: Create on each topic; describe: Describe on what is named. ``list_topics``
-    needs no right (the broker leaves out the topics the principal may not describe): callers
-    that look for topics in its answer name them with :func:`record_access`."""
+    """CreateTopics: Create on each topic. ``list_topics`` needs no right (the broker leaves out
+    the topics the principal may not describe): callers that look for topics in its answer name
+    them with :func:`record_access`."""
 
     def __init__(self, recorder: AccessRecorder, **options: Any) -> None:
         self._mc_access = recorder
@@ -404,63 +374,3 @@ class _RecordingAdmin(AIOKafkaAdminClient):  # type: ignore[misc]
         new_topics = list(new_topics)
         self._mc_access.topics((t.name for t in new_topics), "Create")
         return await super().create_topics(new_topics, *args, **kwargs)
-
-    async def delete_topics(self, topics: Iterable[str], *args: Any, **kwargs: Any) -> Any:
-        topics = list(topics)
-        self._mc_access.topics(topics, "Delete")
-        return await super().delete_topics(topics, *args, **kwargs)
-
-    async def describe_topics(self, topics: Iterable[str] | None = None) -> Any:
-        if topics is not None:
-            topics = list(topics)
-            self._mc_access.topics(topics, "Describe")
-        return await super().describe_topics(topics)
-
-    async def create_partitions(
-        self, topic_partitions: dict[str, Any], *args: Any, **kw: Any
-    ) -> Any:
-        self._mc_access.topics(topic_partitions, "Alter")
-        return await super().create_partitions(topic_partitions, *args, **kw)
-
-    async def describe_configs(self, config_resources: Iterable[Any], *args: Any, **kw: Any) -> Any:
-        config_resources = list(config_resources)
-        self._configs(config_resources, "DescribeConfigs")
-        return await super().describe_configs(config_resources, *args, **kw)
-
-    async def alter_configs(self, config_resources: Iterable[Any], *args: Any, **kw: Any) -> Any:
-        config_resources = list(config_resources)
-        self._configs(config_resources, "AlterConfigs")
-        return await super().alter_configs(config_resources, *args, **kw)
-
-    def _configs(self, resources: Iterable[Any], operation: str) -> None:
-        for resource in resources:
-            kind = getattr(resource.resource_type, "name", str(resource.resource_type)).upper()
-            if kind == "TOPIC":
-                self._mc_access.record("topic", resource.name, operation)
-            else:  # broker configs belong to the cluster resource
-                self._mc_access.record("cluster", CLUSTER, operation)
-
-    async def describe_consumer_groups(
-        self, group_ids: Iterable[str], *args: Any, **kw: Any
-    ) -> Any:
-        group_ids = list(group_ids)
-        for group in group_ids:
-            self._mc_access.group(group, "Describe")
-        return await super().describe_consumer_groups(group_ids, *args, **kw)
-
-    async def find_coordinator(self, group_id: str, *args: Any, **kw: Any) -> Any:
-        self._mc_access.group(group_id, "Describe")
-        return await super().find_coordinator(group_id, *args, **kw)
-
-    async def list_consumer_group_offsets(self, group_id: str, *args: Any, **kw: Any) -> Any:
-        self._mc_access.group(group_id, "Describe")
-        partitions = kw.get("partitions", args[1] if len(args) > 1 else None)
-        if partitions:
-            self._mc_access.topics(_topics_of(partitions), "Describe")
-        return await super().list_consumer_group_offsets(group_id, *args, **kw)
-
-    async def delete_records(
-        self, records_to_delete: dict[TopicPartition, Any], *a: Any, **kw: Any
-    ) -> Any:
-        self._mc_access.topics(_topics_of(records_to_delete), "Delete")
-        return await super().delete_records(records_to_delete, *a, **kw)
