@@ -1,4 +1,4 @@
-"""Every cross-service contract follows the house rules (ARCHITECTURE.md rules 2, 3 and 10)."""
+"""Every cross-service contract follows the house rules: versioned, documented, exact types."""
 
 from __future__ import annotations
 

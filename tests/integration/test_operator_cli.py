@@ -26,7 +26,7 @@ async def produce_one_by_one(
     settings: kafka.KafkaSettings, topic: str, partitions: list[int]
 ) -> None:
     """One record per request: the embedded broker reports end offsets right only when every
-    batch holds one record (docs INFRA.md), and lag is computed from end offsets."""
+    batch holds one record, and lag is computed from end offsets."""
     producer = kafka.producer(settings)
     await producer.start()
     try:

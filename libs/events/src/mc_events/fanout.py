@@ -249,7 +249,7 @@ async def republish(
 
     Reads outside any consumer group (no offsets are committed: the live fan-out is not
     disturbed). Records written while it runs are the live fan-out's. End offsets are read once
-    at the start; the embedded broker under-reports them (INFRA.md), so reading also goes on
+    at the start; the embedded broker under-reports them, so reading also goes on
     until nothing arrives for ``idle_seconds``. A record ``route`` cannot read is counted in
     ``unroutable`` and skipped (the fan-out put it in the dead-letter topic).
     """

@@ -10,7 +10,7 @@ contracts, the ones consumers (ours, and districts' integrations) rely on.
     python -m mc_events.schemas check    # CI: files up to date, and compatible
     python -m mc_events.schemas check --base origin/main   # also against another ref's files
 
-Compatibility within one version (ARCHITECTURE.md rule 3: "a change within a version only adds
+Compatibility within one version (the contract rule: "a change within a version only adds
 optional fields; a breaking change is a new version"). Two things must hold:
 
 1. every event valid under the published schema stays valid under the new one, because topics

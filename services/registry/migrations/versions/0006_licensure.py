@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 revision = "0006"
 down_revision = "0005"
 
-# DOMAIN.md, "Rules from real programs": professional certificate valid 5 years, 120 renewal
+# Rules from real programs: professional certificate valid 5 years, 120 renewal
 # credits per cycle; 1 semester hour = 20 credits, 15 contact hours = 20 credits,
 # 1 CEU = 10 credits. PD hours are clock hours, converted as contact hours.
 SOUTH_CAROLINA = {

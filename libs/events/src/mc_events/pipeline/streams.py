@@ -2,7 +2,7 @@
 CloudEvents decoded against the contracts, duplicates (the same ``ce_id`` delivered again after
 a relay crash) counted but indexed once.
 
-The embedded broker's end offsets are unreliable (INFRA.md), so nothing here asks "are we caught
+The embedded broker's end offsets are unreliable, so nothing here asks "are we caught
 up?": callers wait for the specific events they expect, with a deadline.
 """
 

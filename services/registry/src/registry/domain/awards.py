@@ -4,7 +4,7 @@ revoking it.
 The registry is the system of record, so it checks the decision against the rubric it approved
 rather than trusting the outcome flag: every criterion of that version's rubric has a result,
 each achieved level is one of the criterion's levels, and each is at or above the required
-level (DOMAIN.md, "Decision"). A credential is only awarded for a version the state approved
+level. A credential is only awarded for a version the state approved
 (``approved``, or ``retired`` after enrollments had opened).
 """
 

@@ -41,7 +41,7 @@ class VersionStillOpen(CatalogError):
 
 
 class MicroCredentialSpec(BaseModel):
-    """What an issuer writes and the state approves (DOMAIN.md, "Catalog")."""
+    """What an issuer writes and the state approves."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -4,7 +4,7 @@ A CLR bundles the educator's achievement credentials (``credentialSubject.verifi
 the Open Badges 3.0 documents exactly as issued, each verifiable on its own) and adds the
 stacks the educator completed as achievements of their own (``achievementType:
 LearningProgram``), linked to their member micro-credentials by ``association`` entries
-(``isParentOf``, stack -> micro-credential; CLR 2.0 ``Association``), STANDARDS.md "CLR 2.0".
+(``isParentOf``, stack -> micro-credential; CLR 2.0 ``Association``).
 
 Only valid credentials are bundled (active: not revoked, suspended, superseded or expired),
 credentials imported from elsewhere that the state recognised (as their issuer signed them),

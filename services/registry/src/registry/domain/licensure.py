@@ -2,7 +2,7 @@
 cycles, and the Ed-Fi ``Credential`` shape licensure and HR systems ingest.
 
 The rules are data (one row per state in ``renewal_rules``; the migration seeds South
-Carolina from DOMAIN.md: a 5-year professional certificate, 120 renewal credits per cycle,
+Carolina: a 5-year professional certificate, 120 renewal credits per cycle,
 1 semester hour = 20 credits, 15 contact hours = 20 credits, 1 CEU = 10 credits; PD hours are
 clock hours of professional development, so they convert as contact hours).
 

@@ -1,13 +1,13 @@
 """The Open Badges 3.0 ``OpenBadgeCredential`` (a W3C Verifiable Credential 2.0) of an award.
 
-Shape and field names: 1EdTech Open Badges 3.0 and ``docs/STANDARDS.md``. What goes on it is
+Shape and field names: 1EdTech Open Badges 3.0. What goes on it is
 public (anyone with the link reads it), so:
 
 - the educator appears only as a salted SHA-256 hash of the state educator id
   (``IdentityObject`` with ``identityType: identifier``): a licensure system that knows the id
   and reads the salt can match it; nobody else learns it;
 - evidence is a reference to the gated submission in the enrollment service, never the
-  artifacts (they hold student work, DOMAIN.md step 3).
+  artifacts (they hold student work).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from registry.domain.catalog import MicroCredential
 
 VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_V3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
-# Needed for the 1EdTechJsonSchemaValidator2019 credentialSchema type (STANDARDS.md pitfalls).
+# Needed for the 1EdTechJsonSchemaValidator2019 credentialSchema type (verifiers need it).
 OB_EXTENSIONS_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
 OB_SCHEMA = (
     "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"

@@ -1,7 +1,7 @@
 """Portability (pure): recognising an Open Badges 3.0 credential issued elsewhere by the
 state's rules.
 
-An import is checked the way a verifier checks (STANDARDS.md; the 1EdTech verification
+An import is checked the way a verifier checks (the 1EdTech verification
 steps), with this registry's rules on what follows:
 
 1. **Schema**: the official OB 3.0 AchievementCredential JSON Schema; failing it refuses the

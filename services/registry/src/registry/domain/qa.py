@@ -5,7 +5,7 @@
       +-----reject--------+   (back to draft, with the reviewer's reason)
 
 Every step is recorded with who took it, when, and why. Only ``approved`` versions can be
-enrolled in; a later version of an entry is a new draft (DOMAIN.md, "Catalog").
+enrolled in; a later version of an entry is a new draft.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from review.domain.conflicts import AssessorLinks
 
 # One lock for every assignment decision: capacity and the "one assignment per slot" rule are
 # checked and written without another transaction changing loads in between. Assignments are
-# a few milliseconds each, far above the expected peak rate (DOMAIN.md: tens per second).
+# a few milliseconds each, far above the expected peak rate (tens per second statewide).
 ASSIGNMENT_LOCK = 0x5EE1_A551
 # Taken (without waiting) by the overdue sweep: one replica sweeps at a time, the others skip.
 SWEEP_LOCK = 0x5EE1_0D0E

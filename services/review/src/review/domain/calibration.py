@@ -1,4 +1,4 @@
-"""Calibration against reference scores: agreement and Cohen's kappa (DOMAIN.md, BloomBoard).
+"""Calibration against reference scores: agreement and Cohen's kappa (BloomBoard practice).
 
 Assessors score reference submissions whose true levels are known. Agreement is the share of
 criteria scored exactly as the reference; Cohen's kappa corrects it for chance agreement.

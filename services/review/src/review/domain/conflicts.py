@@ -1,4 +1,4 @@
-"""Conflict of interest: who may never review whose evidence (DOMAIN.md, "Review").
+"""Conflict of interest: who may never review whose evidence.
 
 An assessor never reviews an educator who is themself, who works in the assessor's district or
 school, or whom the assessor supervises directly or through others (the educator's supervision

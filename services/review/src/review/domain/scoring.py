@@ -1,4 +1,4 @@
-"""Rubric scoring, the decision rule and double rating (DOMAIN.md steps 4-5).
+"""Rubric scoring, the decision rule and double rating.
 
 The decision follows from the required levels: every criterion at or above its required level
 is a pass; otherwise the educator is asked for a revision while attempts remain, else the

@@ -1,4 +1,4 @@
-"""Misconduct (DOMAIN.md "Revoke"): an assessor flags plagiarism, fabricated
+"""Misconduct: an assessor flags plagiarism, fabricated
 evidence or identifiable student data in a submission they are assigned; an approver confirms
 or dismisses it.
 
