@@ -474,6 +474,7 @@ class Rehearsal:
                 self.routes[name] = Target(address)
         self.running: list[Running] = []
         self.access_logs: dict[str, Path] = {}
+        self._runs_as: dict[tuple[int | None, int | None], bool] = {}
 
     # -- preparing each process ---------------------------------------------------------
 
@@ -572,6 +573,12 @@ class Rehearsal:
         )
 
     def _can_run_as(self, uid: int | None, gid: int | None, cwd: Path) -> bool:
+        """Whether that user can run this interpreter and read this checkout (probed once)."""
+        if (uid, gid) not in self._runs_as:
+            self._runs_as[(uid, gid)] = self._probe_user(uid, gid, cwd)
+        return self._runs_as[(uid, gid)]
+
+    def _probe_user(self, uid: int | None, gid: int | None, cwd: Path) -> bool:
         try:
             probe = subprocess.run(
                 [sys.executable, "-c", "import mc_events.service"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import importlib.util
 import json
 import os
@@ -143,6 +144,7 @@ def create_topics(handle: InfraHandle, platform: list[dict[str, Any]]) -> list[s
     return [t["spec"]["topicName"] for t in topics]
 
 
+@functools.cache
 def reference_consumer() -> ModuleType:
     path = REPO / "examples" / "district_consumer" / "district_consumer.py"
     spec = importlib.util.spec_from_file_location("district_consumer", path)

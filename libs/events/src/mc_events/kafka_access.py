@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mc_events.topics import dlq_topic
+
 RESOURCES = frozenset({"topic", "group", "cluster", "transactionalId"})
 OPERATIONS = frozenset(
     {
@@ -54,7 +56,6 @@ IMPLIED_BY: Mapping[str, frozenset[str]] = {
     "DescribeConfigs": frozenset({"AlterConfigs"}),
 }
 """Operations a grant of another operation implies (Kafka's ``AclAuthorizer``)."""
-DLQ_SUFFIX = ".dlq"
 
 
 @dataclass(frozen=True, order=True)
@@ -247,7 +248,7 @@ def dead_letter_accesses(consumed_topics: Iterable[str]) -> set[Access]:
     """Write (and Describe) on ``<topic>.dlq`` of each consumed topic: what a consumer does only
     when a record fails, hence absent from a happy path's log."""
     return {
-        Access("topic", f"{topic}{DLQ_SUFFIX}", operation)
+        Access("topic", dlq_topic(topic), operation)
         for topic in consumed_topics
         for operation in ("Describe", "Write")
     }
