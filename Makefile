@@ -58,6 +58,7 @@ rehearse: install ## Run the production Kubernetes overlay and the Compose file 
 lint: install ## ruff, formatting, mypy (strict), schemas up to date and compatible
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
 	@$(VENV)/bin/mypy libs/events/src services/enrollment/src services/review/src services/registry/src services/compensation/src
 	@$(VENV)/bin/python -m mc_events.schemas check
 	@$(VENV)/bin/python -m mc_events.asyncapi check

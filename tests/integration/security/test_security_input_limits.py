@@ -150,6 +150,6 @@ async def test_a_value_the_database_cannot_store_is_422_and_changes_nothing(
     before = await outbox_rows(svc)
     response = await svc.client.request(method, url, json=body, headers=svc.auth("x", role))
     assert response.status_code == 422, response.text
-    (error,) = response.json()["detail"]
+    (error,) = response.json()["errors"]
     assert error["type"] == "unstorable_value"
     assert await outbox_rows(svc) == before

@@ -186,7 +186,7 @@ async def test_unknown_or_privileged_body_fields_are_422_and_change_nothing(
     before = await outbox_rows(svc)
     response = await call(svc, method, case, bearer(svc, *sorted(case.roles)), body)
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert {e["type"] for e in errors} == {"extra_forbidden"}, errors
     assert {e["loc"][-1] for e in errors} == set(injected)
     assert await outbox_rows(svc) == before

@@ -1,14 +1,14 @@
-"""Database plumbing shared by the services: engines, sessions, the unit of work.
+"""Database plumbing shared by the services: engines, sessions, Core statements.
 
-Repositories query; the unit of work commits. Nothing here connects at import.
+Repositories query; the unit of work (:mod:`mc_events.unit_of_work`) commits.
+Nothing here connects at import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -51,41 +51,6 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-class UnitOfWork:
-    """One transaction: ``async with uow: ...; await uow.commit()``; anything else rolls back.
-
-    Services subclass it to hang their repositories on ``self.session``.
-    """
-
-    session: AsyncSession
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-
-    async def __aenter__(self) -> Self:
-        self.session = self._sessions()
-        await self.session.begin()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self.session.in_transaction():
-                await self.session.rollback()
-        finally:
-            await self.session.close()
-
-    async def commit(self) -> None:
-        await self.session.commit()
-
-    async def rollback(self) -> None:
-        await self.session.rollback()
 
 
 UNAVAILABLE_SQLSTATES = ("08", "53", "57P")

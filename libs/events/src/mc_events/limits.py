@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+
+from mc_events.problems import PROBLEM_MEDIA_TYPE, problem, problem_response
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -160,12 +161,17 @@ def _caller(scope: Scope, headers: Mapping[str, str]) -> str:
 async def _reply(
     send: Send, status: int, detail: str, extra: Mapping[str, str] | None = None
 ) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    body = json.dumps(problem(status, detail, reason=_LIMIT_REASONS.get(status))).encode()
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
+
+_LIMIT_REASONS = {413: "body_too_large", 429: "rate_limited"}
 
 _DATA_EXCEPTIONS = {
     "22021": "text must not contain NUL characters or invalid UTF-8",
@@ -177,25 +183,8 @@ _DATA_EXCEPTIONS = {
 
 
 def install_input_guards(app: FastAPI) -> None:
-    """Answer values the database refuses with 422, and document 422 bodies as they are."""
+    """Answer values the database refuses with 422 (a problem naming what was wrong)."""
     app.add_exception_handler(DBAPIError, _unstorable_value)
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = generate()
-        error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
-        if error is not None:
-            error["properties"]["detail"] = {
-                "title": "Detail",
-                "description": "The fields that failed validation, or the message of the rule "
-                "that refused the request.",
-                "anyOf": [error["properties"]["detail"], {"type": "string"}],
-            }
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _unstorable_value(request: Request, exc: Exception) -> Response:
@@ -204,7 +193,12 @@ async def _unstorable_value(request: Request, exc: Exception) -> Response:
     if not isinstance(code, str) or not code.startswith("22"):
         raise exc
     message = _DATA_EXCEPTIONS.get(code, "a value cannot be stored")
-    return JSONResponse(
-        {"detail": [{"loc": ["request"], "msg": message, "type": "unstorable_value"}]},
-        status_code=422,
+    return problem_response(
+        problem(
+            422,
+            message,
+            reason="unstorable_value",
+            instance=request.url.path,
+            errors=[{"loc": ["request"], "msg": message, "type": "unstorable_value"}],
+        )
     )

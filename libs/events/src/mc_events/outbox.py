@@ -101,26 +101,29 @@ async def add_events(
     event_ids: Sequence[str | None] | None = None,
     time: datetime | None = None,
     source: str | None = None,
+    times: Sequence[datetime | None] | None = None,
 ) -> list[str]:
     """:func:`add_event` for many events in two statements (bulk imports, batch handlers).
 
-    Events of one key keep the order they have in ``events``.
+    Events of one key keep the order they have in ``events``. ``times`` gives each event its
+    own CloudEvents ``time`` (``time`` gives them all one).
     """
     if not events:
         return []
     ids = list(event_ids) if event_ids is not None else [None] * len(events)
-    if len(ids) != len(events):
-        raise ValueError("event_ids must match events one to one")
+    stamps = list(times) if times is not None else [time] * len(events)
+    if len(ids) != len(events) or len(stamps) != len(events):
+        raise ValueError("event_ids and times must match events one to one")
     trace_headers = current_trace_headers()
     records = [
         to_record(
             event,
             source=source or default_source(event),
             event_id=event_id,
-            time=time,
+            time=stamp,
             trace_headers=trace_headers,
         )
-        for event, event_id in zip(events, ids, strict=True)
+        for event, event_id, stamp in zip(events, ids, stamps, strict=True)
     ]
     keys = [
         (record.topic, event.partition_key()) for record, event in zip(records, events, strict=True)

@@ -61,6 +61,7 @@ from mc_events.db import create_engine, session_factory
 from mc_events.kafka import KafkaSettings
 from mc_events.limits import RequestLimits, install_input_guards
 from mc_events.outbox import OutboxRelay, RelaySettings
+from mc_events.problems import install_problem_details
 from mc_events.telemetry import BackboneMetrics, configure_logging, setup_tracing
 from mc_events.topics import Topic, all_topics, ensure_topics
 
@@ -624,6 +625,7 @@ def create_app(
         body_limits=definition.body_limits,
     )
     install_input_guards(app)
+    install_problem_details(app)
     _http_metrics(app, runtime)  # outermost: counts what the client got, 413 and 429 included
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     SQLAlchemyInstrumentor().instrument(engine=runtime.engine.sync_engine)

@@ -2,7 +2,7 @@
 
 from typing import Self
 
-from mc_events.db import UnitOfWork as _BaseUnitOfWork
+from mc_events.unit_of_work import UnitOfWork as _BaseUnitOfWork
 from registry.adapters.catalog_repository import CatalogRepository
 
 
