@@ -18,6 +18,7 @@ from mc_events.problems import (
     Refusal,
     Unavailable,
     install_problem_details,
+    refusal_problem,
 )
 
 
@@ -116,7 +117,7 @@ async def test_a_validation_error_names_the_fields_and_keeps_the_list():
     ],
 )
 def test_each_refusal_class_has_its_status(refusal, status):
-    assert refusal("x").problem()["status"] == status
+    assert refusal_problem(refusal("x"))["status"] == status
 
 
 def test_the_openapi_document_describes_errors_as_problems():

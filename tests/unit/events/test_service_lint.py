@@ -30,7 +30,7 @@ def test_a_service_layer_command_may_commit():
 def test_the_service_layer_and_the_domain_may_not_import_http():
     for path in (SERVICE, DOMAIN):
         (finding,) = check_source(path, "from fastapi import HTTPException\n")
-        assert "mc_events.problems" in finding.message
+        assert "mc_events.refusals" in finding.message
     assert check_source(SERVICE, "import starlette.status\n")
 
 

@@ -1,7 +1,7 @@
-"""Refusals, and how every error reaches a caller: RFC 9457 problem details.
+"""How every error reaches a caller: RFC 9457 problem details.
 
-The service layer refuses a command by raising a :class:`Refusal` (one class per HTTP status,
-with a machine-readable ``reason``); routes never build error responses themselves. One
+The service layer refuses a command by raising a refusal (:mod:`mc_events.refusals`: one class
+per HTTP status, with a machine-readable ``reason``); routes never build error responses. One
 handler, installed by :func:`install_problem_details`, answers every refusal, every
 ``HTTPException`` (authentication, authorization, limits) and every request-validation error
 with ``application/problem+json``::
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -27,63 +27,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mc_events.refusals import (
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    Refusal,
+    Unavailable,
+)
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "Conflict",
+    "Forbidden",
+    "Gone",
+    "Invalid",
+    "NotFound",
+    "Refusal",
+    "Unavailable",
+    "install_problem_details",
+    "problem",
+    "problem_response",
+]
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:mc:problem:"
-
-
-class Refusal(Exception):
-    """A command the rules refuse. Subclasses fix the HTTP status; ``reason`` names the rule
-    (``snake_case``, stable: clients switch on it), ``detail`` says why for a human, and
-    keyword ``extensions`` become extra members of the problem (JSON-serialisable values)."""
-
-    status: ClassVar[int] = HTTPStatus.CONFLICT
-
-    def __init__(self, detail: str, *, reason: str | None = None, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.reason = reason
-        self.extensions = extensions
-
-    def problem(self, instance: str | None = None) -> dict[str, Any]:
-        return problem(
-            self.status, self.detail, reason=self.reason, instance=instance, **self.extensions
-        )
-
-
-class Invalid(Refusal):
-    """The request is well-formed but its content breaks a rule of its own (422)."""
-
-    status = HTTPStatus.UNPROCESSABLE_ENTITY
-
-
-class Forbidden(Refusal):
-    """The caller may not do this to this object (403)."""
-
-    status = HTTPStatus.FORBIDDEN
-
-
-class NotFound(Refusal):
-    """No such object, or not one the caller may see: the same answer for both (404)."""
-
-    status = HTTPStatus.NOT_FOUND
-
-
-class Conflict(Refusal):
-    """The object's state refuses the command (409)."""
-
-    status = HTTPStatus.CONFLICT
-
-
-class Gone(Refusal):
-    """The object existed and is no longer available (410)."""
-
-    status = HTTPStatus.GONE
-
-
-class Unavailable(Refusal):
-    """Something the command needs is down; retrying later may work (503)."""
-
-    status = HTTPStatus.SERVICE_UNAVAILABLE
 
 
 def problem(
@@ -111,6 +80,16 @@ def problem(
         if key not in body:
             body[key] = value
     return body
+
+
+def refusal_problem(refusal: Refusal, instance: str | None = None) -> dict[str, Any]:
+    return problem(
+        refusal.status,
+        refusal.detail,
+        reason=refusal.reason,
+        instance=instance,
+        **refusal.extensions,
+    )
 
 
 def problem_response(
@@ -153,7 +132,7 @@ def _from_http_exception(exc: StarletteHTTPException, instance: str) -> dict[str
 
 async def _refusal(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    return problem_response(exc.problem(request.url.path))
+    return problem_response(refusal_problem(exc, request.url.path))
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

@@ -55,6 +55,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mc_events import kafka as kafka_clients
 from mc_events import migrations
 from mc_events.auth import DEV_ISSUER, AuthSettings, TokenVerifier
+from mc_events.clock import Clock, utc_now
 from mc_events.consumer import ConsumerSettings, EventConsumer, Handler
 from mc_events.contracts.base import Event
 from mc_events.db import create_engine, session_factory
@@ -243,6 +244,9 @@ class ServiceDefinition:
     consumer_settings: ConsumerSettings = field(default_factory=ConsumerSettings)
     relay_settings: RelaySettings = field(default_factory=RelaySettings)
     version: str = "0.1.0"
+    clock: Clock = utc_now
+    """The time source of every rule that depends on time (routes read it through
+    :data:`mc_events.dependencies.ClockDep`); ``build(clock=...)`` sets it in tests."""
 
 
 class BrokerProbe:

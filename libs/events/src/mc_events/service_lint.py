@@ -3,7 +3,7 @@
 - an entrypoint (route, consumer handler, scheduler) never commits or rolls back: the service
   layer owns the transaction (``uow.commit()``), the consumer runtime owns a handler's;
 - the service layer and the domain never speak HTTP: they raise refusals
-  (:mod:`mc_events.problems`), and one handler turns them into problem details.
+  (:mod:`mc_events.refusals`), and one handler turns them into problem details.
 
     python -m mc_events.service_lint services/*/src
 """
@@ -69,7 +69,7 @@ def check_source(path: Path, source: str) -> list[Finding]:
                             path,
                             line,
                             f"the {layer.replace('_', ' ')} imports {module}: raise a refusal "
-                            "from mc_events.problems and leave HTTP to the entrypoints",
+                            "from mc_events.refusals and leave HTTP to the entrypoints",
                         )
                     )
     return findings

@@ -98,6 +98,26 @@ async def create_database_async(server: str, name: str, *, command_timeout: floa
         await conn.close()
 
 
+async def clone_database_async(
+    server: str, name: str, template: str, *, command_timeout: float = 30.0
+) -> None:
+    """Create database ``name`` as a copy of ``template`` (``CREATE DATABASE ... TEMPLATE``):
+    a migrated schema in milliseconds instead of running every migration again. Nobody may be
+    connected to the template while it is copied."""
+    import asyncpg
+
+    check_database_name(name)
+    check_database_name(template)
+    conn = await asyncpg.connect(libpq_url(server), timeout=command_timeout)
+    try:
+        await conn.execute(
+            f"CREATE DATABASE {_quote_ident(name)} TEMPLATE {_quote_ident(template)}",
+            timeout=command_timeout,
+        )
+    finally:
+        await conn.close()
+
+
 def create_database(server: str, name: str, *, timeout: float = 30.0) -> bool:
     """Blocking :func:`create_database_async` (usable from sync code and inside a running loop)."""
     return run_sync(
