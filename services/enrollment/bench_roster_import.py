@@ -4,8 +4,8 @@
 
 Uses ``DATABASE_URL`` (a PostgreSQL server) if set, else starts an embedded PostgreSQL in a
 temporary folder (fsync on) and removes it afterwards. No broker is needed: events stop in the
-outbox, which is what the import writes. ``--per-event`` writes events with one ``add_event``
-call each instead of in bulk, to show what that costs.
+outbox, which is what the import writes. ``--per-event`` writes events with one outbox write
+(``uow.emit`` then ``uow.flush``) each instead of in bulk, to show what that costs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import time
 
 from enrollment.bootstrap import MIGRATIONS
 from enrollment.service_layer import roster_import
-from mc_events import migrations, outbox
+from enrollment.service_layer.unit_of_work import UnitOfWork
+from mc_events import migrations
+from mc_events.clock import utc_now
 from mc_events.db import create_engine, session_factory
 from mc_events.devinfra.postgres import scratch_database
 
@@ -79,7 +81,9 @@ async def run(url: str, rows: int) -> None:
         ]
         for label, data in files:
             started = time.perf_counter()
-            report = await roster_import.import_roster(sessions, data, filename="staff.csv")
+            report = await roster_import.import_roster(
+                UnitOfWork(sessions), data, filename="staff.csv", now=utc_now()
+            )
             elapsed = time.perf_counter() - started
             print(
                 f"{label:>24}: {report.rows} rows in {elapsed:6.2f} s ="
@@ -101,9 +105,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.per_event:
 
-        async def one_by_one(session, events, *, progress):  # type: ignore[no-untyped-def]
+        async def one_by_one(uow, events, *, progress):  # type: ignore[no-untyped-def]
             for n, event in enumerate(events, start=1):
-                await outbox.add_event(session, event)
+                uow.emit(event)
+                await uow.flush()
                 if n % roster_import.EVENT_CHUNK == 0 or n == len(events):
                     progress(n)
 

@@ -1,6 +1,7 @@
-"""Helpers shared by the enrollment integration tests: a settable clock, registry and review
-events sent to the real broker, roster registration, enrollment and evidence over the API,
-outbox and DLQ readers."""
+"""Helpers shared by the enrollment integration tests: a settable clock (the ``svc`` fixture
+of conftest.py builds the service on one), registry and review events sent to the real broker,
+roster registration, enrollment and evidence over the API, the deadline sweep, outbox and DLQ
+readers."""
 
 from __future__ import annotations
 
@@ -135,6 +136,30 @@ async def post_enroll(svc, educator_id: str, mc_id: str, purpose: str = "license
         json={"educator_id": educator_id, "micro_credential_id": mc_id, "purpose": purpose},
         headers=educator(svc, educator_id),
     )
+
+
+async def my_enrollment(svc, educator_id: str, enrollment_id: str) -> dict:
+    """One of the educator's enrollments, as ``GET /enrollments/me`` shows it."""
+    rows = (await svc.client.get("/enrollments/me", headers=educator(svc, educator_id))).json()
+    return next(e for e in rows if e["enrollment_id"] == enrollment_id)
+
+
+async def status_becomes(svc, educator_id: str, enrollment_id: str, wanted: str) -> bool:
+    """Waits until the enrollment has the status ``wanted`` (a consumed event moved it)."""
+
+    async def check() -> bool:
+        return (await my_enrollment(svc, educator_id, enrollment_id))["status"] == wanted
+
+    return await wait_until(check, 30)
+
+
+async def sweep(svc) -> dict:
+    """Run the deadline sweep as the operator route does: ``{"expired": n, "reminded": n}``."""
+    r = await svc.client.post(
+        "/operations/deadline-sweep", headers=svc.auth("ops", Role.STATE_ADMIN)
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 async def outbox_events(svc, enrollment_id: str) -> list[tuple[str, dict]]:

@@ -7,7 +7,6 @@ same sweep run once from the command line."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import sys
@@ -18,7 +17,6 @@ import pytest
 import sqlalchemy as sa
 from enrollment_test_support import (
     NOW,
-    Clock,
     catalog_has,
     educator,
     new_ids,
@@ -26,52 +24,27 @@ from enrollment_test_support import (
     post_enroll,
     published,
     send,
+    sweep,
 )
 from sqlalchemy.exc import IntegrityError
 
 from enrollment.adapters.tables import deadline_reminders, enrollments
-from enrollment.bootstrap import build, deadline_scheduler
-from enrollment.config import Settings
+from enrollment.bootstrap import deadline_scheduler
 from enrollment.entrypoints import scheduler as scheduler_module
-from enrollment.entrypoints.api.deps import get_clock
 from enrollment.entrypoints.scheduler import SWEEP_LOCK
 from enrollment.service_layer import deadlines
+from enrollment.service_layer.unit_of_work import UnitOfWork
+from mc_events import outbox as outbox_writer
 from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.common import EvidenceKind, EvidenceRequirement
 from mc_events.storage import outbox
-from mc_events.testing import running_service
 
 DAY = timedelta(days=1)
 DEADLINE = NOW + 90 * DAY  # published() gives a 90-day completion window
 REFLECTION_ONLY = (
     EvidenceRequirement(id="r", kind=EvidenceKind.REFLECTION, prompt="Reflect", required=True),
 )
-
-
-@pytest.fixture
-async def svc(infra, tmp_path):
-    clock = Clock()
-    async with running_service(
-        functools.partial(build, clock=clock),
-        Settings,
-        infra,
-        tmp_path,
-        relay=False,
-        evidence_dir=str(tmp_path / "evidence"),
-        deadline_sweep_enabled=False,
-    ) as running:
-        running.app.dependency_overrides[get_clock] = lambda: clock
-        running.clock = clock
-        yield running
-
-
-async def sweep(svc) -> dict:
-    r = await svc.client.post(
-        "/operations/deadline-sweep", headers=svc.auth("ops", Role.STATE_ADMIN)
-    )
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def enrolled_many(svc, infra, n: int) -> tuple[str, list[str]]:
@@ -95,6 +68,11 @@ async def enrolled_many(svc, infra, n: int) -> tuple[str, list[str]]:
         assert r.status_code == 201, r.text
         ids.append(r.json()["enrollment_id"])
     return mc, ids
+
+
+def uow(svc) -> UnitOfWork:
+    """A fresh unit of work on the service's database, for calling the sweep directly."""
+    return UnitOfWork(svc.runtime.sessions)
 
 
 def sample(svc, name: str, **labels: str) -> float | None:
@@ -185,12 +163,12 @@ async def test_concurrent_sweeps_send_each_reminder_exactly_once(svc, infra):
     _, ids = await enrolled_many(svc, infra, 24)
     at = DEADLINE - 3 * DAY
     sent = await asyncio.gather(
-        *(deadlines.remind_due(svc.runtime.sessions, at, [14, 3], batch=5) for _ in range(4))
+        *(deadlines.remind_due(uow(svc), at, [14, 3], batch=5) for _ in range(4))
     )
     assert sum(sent) == 24
     keys = await all_reminder_events(svc)
     assert sorted(keys) == sorted(ids)
-    again = [deadlines.remind_due(svc.runtime.sessions, at, [14, 3]) for _ in range(2)]
+    again = [deadlines.remind_due(uow(svc), at, [14, 3]) for _ in range(2)]
     assert sum(await asyncio.gather(*again)) == 0
 
 
@@ -198,22 +176,23 @@ async def test_a_sweep_that_crashes_before_commit_leaves_nothing_and_the_next_on
     svc, infra, monkeypatch
 ):
     _, [en] = await enrolled_many(svc, infra, 1)
-    real = deadlines.outbox.add_events
+    real = outbox_writer.add_events
 
     async def crash(*args, **kwargs):
         if args[1]:
             raise ConnectionError("database went away mid-batch")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(deadlines.outbox, "add_events", crash)
+    # The unit of work writes the collected events at commit, through the outbox.
+    monkeypatch.setattr(outbox_writer, "add_events", crash)
     svc.clock.now = DEADLINE - 3 * DAY
     with pytest.raises(ConnectionError):
-        await deadlines.remind_due(svc.runtime.sessions, svc.clock.now, [14, 3])
+        await deadlines.remind_due(uow(svc), svc.clock.now, [14, 3])
     async with svc.runtime.engine.connect() as conn:
         rows = await conn.execute(sa.select(deadline_reminders))
         assert rows.all() == []
     assert await reminders(svc, en) == []
-    monkeypatch.setattr(deadlines.outbox, "add_events", real)
+    monkeypatch.setattr(outbox_writer, "add_events", real)
     assert (await sweep(svc))["reminded"] == 1
     assert (await sweep(svc))["reminded"] == 0
     assert len(await reminders(svc, en)) == 1
@@ -232,48 +211,39 @@ async def test_the_database_holds_one_reminder_per_enrollment_and_threshold(svc,
 # -- the scheduler ---------------------------------------------------------------------------
 
 
-async def test_the_scheduler_sweeps_periodically_inside_the_service(infra, tmp_path):
-    clock = Clock()
-    async with running_service(
-        functools.partial(build, clock=clock),
-        Settings,
-        infra,
-        tmp_path,
-        relay=False,
-        deadline_sweep_interval_seconds=0.1,
-    ) as svc:
-        svc.app.dependency_overrides[get_clock] = lambda: clock
-        _, [en] = await enrolled_many(svc, infra, 1)
-        clock.now = DEADLINE - 3 * DAY
+@pytest.mark.enrollment_settings(deadline_sweep_enabled=True, deadline_sweep_interval_seconds=0.1)
+async def test_the_scheduler_sweeps_periodically_inside_the_service(svc, infra):
+    _, [en] = await enrolled_many(svc, infra, 1)
+    svc.clock.now = DEADLINE - 3 * DAY
 
-        async def reminded() -> bool:
-            return len(await reminders(svc, en)) == 1
+    async def reminded() -> bool:
+        return len(await reminders(svc, en)) == 1
 
-        assert await wait_until(reminded, 10)
-        clock.now = DEADLINE
+    assert await wait_until(reminded, 10)
+    svc.clock.now = DEADLINE
 
-        async def expired() -> bool:
-            return (await outbox_events(svc, en))[-1][0] == "enrollment.expired"
+    async def expired() -> bool:
+        return (await outbox_events(svc, en))[-1][0] == "enrollment.expired"
 
-        assert await wait_until(expired, 10)
+    assert await wait_until(expired, 10)
 
-        async def counted() -> bool:  # the run's counters follow its commit
-            text = (await svc.client.get("/metrics")).text
-            return 'enrollment_deadline_events_total{kind="expired"} 1.0' in text
+    async def counted() -> bool:  # the run's counters follow its commit
+        text = (await svc.client.get("/metrics")).text
+        return 'enrollment_deadline_events_total{kind="expired"} 1.0' in text
 
-        assert await wait_until(counted, 10)
-        metrics = (await svc.client.get("/metrics")).text
-        assert 'enrollment_deadline_events_total{kind="reminded"} 1.0' in metrics
-        assert 'enrollment_deadline_sweeps_total{outcome="done"}' in metrics
-        ready = (await svc.client.get("/readyz")).json()
-        assert "deadline-sweep" not in ready["checks"]  # listed only once it has stopped
-        assert len(await reminders(svc, en)) == 1
+    assert await wait_until(counted, 10)
+    metrics = (await svc.client.get("/metrics")).text
+    assert 'enrollment_deadline_events_total{kind="reminded"} 1.0' in metrics
+    assert 'enrollment_deadline_sweeps_total{outcome="done"}' in metrics
+    ready = (await svc.client.get("/readyz")).json()
+    assert "deadline-sweep" not in ready["checks"]  # listed only once it has stopped
+    assert len(await reminders(svc, en)) == 1
 
 
 async def test_a_replica_skips_its_turn_while_another_holds_the_sweep_lock(svc, infra):
     _, [en] = await enrolled_many(svc, infra, 1)
     svc.clock.now = DEADLINE
-    scheduler = deadline_scheduler(svc.definition, svc.clock)
+    scheduler = deadline_scheduler(svc.definition)  # on the service's clock, svc.clock
     async with svc.runtime.engine.connect() as other, other.begin():
         await other.execute(sa.select(sa.func.pg_advisory_xact_lock(SWEEP_LOCK)))
         assert await scheduler.run_once(svc.runtime.engine, svc.runtime.sessions) is None

@@ -6,10 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-import pytest
 from enrollment_test_support import (
     NOW,
-    Clock,
     catalog_has,
     educator,
     new_ids,
@@ -19,43 +17,19 @@ from enrollment_test_support import (
     register,
     send,
 )
+from enrollment_test_support import sweep as sweep_now
 
-from enrollment.bootstrap import build
-from enrollment.config import Settings
-from enrollment.entrypoints.api.deps import get_clock
 from mc_events.auth import Role
 from mc_events.contracts.common import EvidenceKind, EvidenceRequirement
-from mc_events.testing import running_service
 
 REFLECTION_ONLY = (
     EvidenceRequirement(id="r", kind=EvidenceKind.REFLECTION, prompt="Reflect", required=True),
 )
 
 
-@pytest.fixture
-async def svc(infra, tmp_path):
-    async with running_service(
-        build,
-        Settings,
-        infra,
-        tmp_path,
-        relay=False,
-        evidence_dir=str(tmp_path / "evidence"),
-        deadline_sweep_enabled=False,
-    ) as running:
-        clock = Clock()
-        running.app.dependency_overrides[get_clock] = lambda: clock
-        running.clock = clock
-        running.evidence_dir = tmp_path / "evidence"
-        yield running
-
-
 async def sweep(svc) -> int:
-    r = await svc.client.post(
-        "/operations/deadline-sweep", headers=svc.auth("ops", Role.STATE_ADMIN)
-    )
-    assert r.status_code == 200, r.text
-    return r.json()["expired"]
+    """How many enrollments the deadline sweep expired."""
+    return (await sweep_now(svc))["expired"]
 
 
 async def test_enrollments_past_their_deadline_expire_once_with_an_event(svc, infra):

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from enrollment_test_support import (
     NOW,
-    Clock,
     catalog_has,
     dead_letters,
     educator,
@@ -25,19 +24,17 @@ from enrollment_test_support import (
     published,
     register,
     send,
+    status_becomes,
 )
+from enrollment_test_support import my_enrollment as my
 
 from enrollment.adapters.tables import artifacts
-from enrollment.bootstrap import build
-from enrollment.config import Settings
-from enrollment.entrypoints.api.deps import get_clock
 from mc_events.auth import Role
-from mc_events.consumer import wait_until
 from mc_events.contracts.common import CriterionResult, EvidenceKind, EvidenceRequirement
 from mc_events.contracts.review import Assigned, Decided, ReviewOutcome
-from mc_events.testing import running_service
 
 LIMIT = 4096
+pytestmark = pytest.mark.enrollment_settings(evidence_max_bytes=LIMIT)
 REQUIREMENTS = (
     EvidenceRequirement(id="video", kind=EvidenceKind.VIDEO, prompt="Film it", required=True),
     EvidenceRequirement(
@@ -50,26 +47,6 @@ REQUIREMENTS = (
     ),
     EvidenceRequirement(id="link", kind=EvidenceKind.LINK, prompt="Anything else", required=False),
 )
-
-
-@pytest.fixture
-async def svc(infra, tmp_path):
-    store = tmp_path / "evidence"
-    async with running_service(
-        build,
-        Settings,
-        infra,
-        tmp_path,
-        relay=False,
-        evidence_dir=str(store),
-        evidence_max_bytes=LIMIT,
-        deadline_sweep_enabled=False,
-    ) as running:
-        clock = Clock()
-        running.app.dependency_overrides[get_clock] = lambda: clock
-        running.clock = clock
-        running.store = store
-        yield running
 
 
 async def enrolled(svc, infra, *, attempt_cap: int = 2) -> tuple[str, str]:
@@ -105,11 +82,6 @@ async def submit(svc, enrollment_id, ed, key=None):
     )
 
 
-async def my(svc, ed, enrollment_id):
-    rows = (await svc.client.get("/enrollments/me", headers=educator(svc, ed))).json()
-    return next(e for e in rows if e["enrollment_id"] == enrollment_id)
-
-
 async def artifact_rows(svc, enrollment_id) -> int:
     async with svc.runtime.engine.connect() as conn:
         return (
@@ -120,7 +92,8 @@ async def artifact_rows(svc, enrollment_id) -> int:
 
 
 def stored_files(svc) -> list:
-    return [p for p in svc.store.rglob("*") if p.is_file()] if svc.store.exists() else []
+    root = svc.evidence_dir
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
 async def test_a_complete_submission_goes_to_review_with_checksummed_artifact_refs(svc, infra):
@@ -268,13 +241,6 @@ def decided(en, submission_id, ed, outcome: ReviewOutcome, attempt=1, mc="mc-x")
         assessor_ids=("as-1",),
         decided_at=NOW + timedelta(days=5),
     )
-
-
-async def status_becomes(svc, ed, en, wanted: str) -> bool:
-    async def check() -> bool:
-        return (await my(svc, ed, en))["status"] == wanted
-
-    return await wait_until(check, 30)
 
 
 async def test_review_decisions_move_the_enrollment_to_revision_and_then_not_earned(svc, infra):

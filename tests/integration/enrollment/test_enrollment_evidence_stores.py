@@ -12,7 +12,6 @@ import uuid
 import boto3
 import pytest
 from enrollment_test_support import (
-    Clock,
     catalog_has,
     educator,
     new_ids,
@@ -29,11 +28,7 @@ from enrollment.adapters.object_store import (
     S3ObjectStore,
     TooLarge,
 )
-from enrollment.bootstrap import build
-from enrollment.config import Settings
-from enrollment.entrypoints.api.deps import get_clock
 from mc_events.contracts.common import EvidenceKind, EvidenceRequirement
-from mc_events.testing import running_service
 
 MIB = 1024 * 1024
 CREDENTIALS = {"aws_access_key_id": "evidence", "aws_secret_access_key": "evidence-secret"}
@@ -155,27 +150,16 @@ VIDEO_ONLY = (
 
 
 @pytest.fixture
-async def s3_svc(infra, tmp_path, s3_endpoint):
-    bucket = new_bucket(s3_endpoint)
-    async with running_service(
-        build,
-        Settings,
-        infra,
-        tmp_path,
-        relay=False,
-        deadline_sweep_enabled=False,
-        evidence_dir=str(tmp_path / "not-used"),
-        evidence_max_bytes=64 * 1024,
-        evidence_s3_bucket=bucket,
-        evidence_s3_endpoint_url=s3_endpoint,
-        evidence_s3_access_key_id=CREDENTIALS["aws_access_key_id"],
-        evidence_s3_secret_access_key=CREDENTIALS["aws_secret_access_key"],
-    ) as running:
-        clock = Clock()
-        running.app.dependency_overrides[get_clock] = lambda: clock
-        running.bucket = bucket
-        running.local = tmp_path / "not-used"
-        yield running
+def svc_settings(s3_endpoint):
+    """The service of this module (conftest.py's ``svc``) keeps evidence in a fresh bucket; its
+    local evidence folder stays unused."""
+    return {
+        "evidence_max_bytes": 64 * 1024,
+        "evidence_s3_bucket": new_bucket(s3_endpoint),
+        "evidence_s3_endpoint_url": s3_endpoint,
+        "evidence_s3_access_key_id": CREDENTIALS["aws_access_key_id"],
+        "evidence_s3_secret_access_key": CREDENTIALS["aws_secret_access_key"],
+    }
 
 
 def bucket_keys(endpoint: str, bucket: str) -> list[str]:
@@ -185,8 +169,8 @@ def bucket_keys(endpoint: str, bucket: str) -> list[str]:
     return [o["Key"] for o in objects] + [u["Key"] for u in uploads]
 
 
-async def test_the_service_keeps_evidence_in_the_bucket_when_configured(s3_svc, infra, s3_endpoint):
-    svc = s3_svc
+async def test_the_service_keeps_evidence_in_the_bucket_when_configured(svc, infra, s3_endpoint):
+    bucket = svc.definition.settings.evidence_s3_bucket
     mc, ed = new_ids()
     await register(svc, ed)
     await send(infra, published(mc, evidence_requirements=VIDEO_ONLY))
@@ -199,8 +183,8 @@ async def test_the_service_keeps_evidence_in_the_bucket_when_configured(s3_svc, 
     assert r.status_code == 201, r.text
     artifact = r.json()
     assert artifact["sha256"] == hashlib.sha256(video).hexdigest()
-    assert bucket_keys(s3_endpoint, svc.bucket) == [f"evidence/{en}/{artifact['artifact_id']}"]
-    assert not svc.local.exists()
+    assert bucket_keys(s3_endpoint, bucket) == [f"evidence/{en}/{artifact['artifact_id']}"]
+    assert not svc.evidence_dir.exists()
     back = await svc.client.get(
         f"/artifacts/{artifact['artifact_id']}/content", headers=educator(svc, ed)
     )
@@ -220,4 +204,4 @@ async def test_the_service_keeps_evidence_in_the_bucket_when_configured(s3_svc, 
     late = await svc.client.post(url, content=withdrawn_while_streaming(), headers=headers)
     assert (late.status_code, late.json()["reason"]) == (409, "not_allowed_now")
     # Only the first artifact: the refused uploads left no object and no parts behind.
-    assert bucket_keys(s3_endpoint, svc.bucket) == [f"evidence/{en}/{artifact['artifact_id']}"]
+    assert bucket_keys(s3_endpoint, bucket) == [f"evidence/{en}/{artifact['artifact_id']}"]

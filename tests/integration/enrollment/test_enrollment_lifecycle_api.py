@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 from enrollment_test_support import (
     NOW,
-    Clock,
     catalog_has,
     educator,
     new_ids,
@@ -21,23 +20,8 @@ from enrollment_test_support import (
 from sqlalchemy.exc import IntegrityError
 
 from enrollment.adapters.tables import enrollments
-from enrollment.bootstrap import build
-from enrollment.config import Settings
-from enrollment.entrypoints.api.deps import get_clock
 from mc_events.auth import Role
 from mc_events.contracts.catalog import MicroCredentialRetired
-from mc_events.testing import running_service
-
-
-@pytest.fixture
-async def svc(infra, tmp_path):
-    async with running_service(
-        build, Settings, infra, tmp_path, relay=False, deadline_sweep_enabled=False
-    ) as running:
-        clock = Clock()
-        running.app.dependency_overrides[get_clock] = lambda: clock
-        running.clock = clock
-        yield running
 
 
 async def test_enrolling_in_a_published_mc_emits_enrolled_with_the_deadline(svc, infra):

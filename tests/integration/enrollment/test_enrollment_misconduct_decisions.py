@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 from enrollment_test_support import (
     NOW,
-    Clock,
     assigned,
     becomes_readable,
     dead_letters,
@@ -20,45 +18,17 @@ from enrollment_test_support import (
     outbox_events,
     post_enroll,
     send,
+    status_becomes,
 )
+from enrollment_test_support import my_enrollment as mine
 
-from enrollment.bootstrap import build
-from enrollment.config import Settings
-from enrollment.entrypoints.api.deps import get_clock
-from mc_events.consumer import wait_until
 from mc_events.contracts.review import MisconductKind, ReviewOutcome
-from mc_events.testing import running_service
 
 COOLDOWN = timedelta(days=30)  # published() in the support module
 
 
-@pytest.fixture
-async def svc(infra, tmp_path):
-    async with running_service(
-        build,
-        Settings,
-        infra,
-        tmp_path,
-        relay=False,
-        evidence_dir=str(tmp_path / "evidence"),
-        deadline_sweep_enabled=False,
-    ) as running:
-        clock = Clock()
-        running.app.dependency_overrides[get_clock] = lambda: clock
-        running.clock = clock
-        yield running
-
-
-async def mine(svc, ed: str, enrollment_id: str) -> dict:
-    rows = (await svc.client.get("/enrollments/me", headers=educator(svc, ed))).json()
-    return next(e for e in rows if e["enrollment_id"] == enrollment_id)
-
-
 async def ends_not_earned(svc, ed: str, enrollment_id: str) -> bool:
-    async def check() -> bool:
-        return (await mine(svc, ed, enrollment_id))["status"] == "not_earned"
-
-    return await wait_until(check, 30)
+    return await status_becomes(svc, ed, enrollment_id, "not_earned")
 
 
 async def test_a_misconduct_decision_ends_the_enrollment_with_the_kind_in_the_feedback(svc, infra):

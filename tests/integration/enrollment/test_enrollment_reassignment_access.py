@@ -4,10 +4,8 @@ in either arrival order, and redelivered or late events never give the access ba
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from enrollment_test_support import (
-    Clock,
     assigned,
     becomes_readable,
     enrolled_and_submitted,
@@ -17,26 +15,6 @@ from enrollment_test_support import (
 )
 
 from enrollment.adapters.tables import released_assignments
-from enrollment.bootstrap import build
-from enrollment.config import Settings
-from enrollment.entrypoints.api.deps import get_clock
-from mc_events.testing import running_service
-
-
-@pytest.fixture
-async def svc(infra, tmp_path):
-    async with running_service(
-        build,
-        Settings,
-        infra,
-        tmp_path,
-        relay=False,
-        evidence_dir=str(tmp_path / "evidence"),
-        deadline_sweep_enabled=False,
-    ) as running:
-        clock = Clock()
-        running.app.dependency_overrides[get_clock] = lambda: clock
-        yield running
 
 
 async def released_rows(svc, enrollment_id: str) -> list[tuple[str, str]]:

@@ -8,14 +8,10 @@ import io
 import json
 import uuid
 
-import pytest
 import sqlalchemy as sa
 
-from enrollment.bootstrap import build
-from enrollment.config import Settings
 from mc_events.auth import Role
 from mc_events.storage import outbox
-from mc_events.testing import running_service
 
 HEADER = [
     "educator_id",
@@ -57,14 +53,6 @@ def person(educator_id: str, district: str, **overrides: str) -> dict[str, str]:
     }
     row.update(overrides)
     return row
-
-
-@pytest.fixture
-async def svc(infra, tmp_path):
-    async with running_service(
-        build, Settings, infra, tmp_path, relay=False, deadline_sweep_enabled=False
-    ) as running:
-        yield running
 
 
 async def events_for(svc, educator_ids: list[str]) -> list[tuple[str, str, dict]]:

@@ -77,6 +77,7 @@ def ok(response: Any, *codes: int) -> dict[str, Any]:
 
 async def test_an_educator_reaches_only_their_own_enrollments_evidence_and_record(services):
     from enrollment.service_layer.enrollments import record_published
+    from enrollment.service_layer.unit_of_work import UnitOfWork
 
     svc: RunningService = services["enrollment"]
     state = svc.auth("sea", Role.STATE_ADMIN)
@@ -95,7 +96,7 @@ async def test_an_educator_reaches_only_their_own_enrollments_evidence_and_recor
     )
     mc_id = fresh("mc")
     async with svc.runtime.sessions() as session:
-        await record_published(session, catalog_entry(mc_id))
+        await record_published(UnitOfWork.joining(session), catalog_entry(mc_id))
         await session.commit()
 
     as_alice = svc.auth(alice, Role.EDUCATOR, educator_id=alice, district_id=district_a)
@@ -166,6 +167,7 @@ async def test_an_educator_reaches_only_their_own_enrollments_evidence_and_recor
 async def test_an_assessor_reaches_only_their_own_record_calibrations_and_assignments(services):
     from review.service_layer.assignment import AssignmentPolicy, on_evidence_submitted
     from review.service_layer.read_models import record_published
+    from review.service_layer.unit_of_work import UnitOfWork
 
     svc: RunningService = services["review"]
     state = svc.auth("sea", Role.STATE_ADMIN)
@@ -203,10 +205,10 @@ async def test_an_assessor_reaches_only_their_own_record_calibrations_and_assign
         submitted_at=NOW - timedelta(hours=1),
         deadline_at=NOW + timedelta(days=60),
     )
-    async with svc.runtime.sessions() as session:
-        await record_published(session, catalog_entry(mc_id, EvidenceKind.VIDEO))
-        assigned = await on_evidence_submitted(session, submission, AssignmentPolicy(), NOW)
-        await session.commit()
+    async with UnitOfWork(svc.runtime.sessions) as uow:
+        await record_published(uow, catalog_entry(mc_id, EvidenceKind.VIDEO))
+        assigned = await on_evidence_submitted(uow, submission, AssignmentPolicy(), NOW)
+        await uow.commit()
     assert [a.assessor_id for a in assigned] == [ann]
 
     as_ann = svc.auth(ann, Role.ASSESSOR, assessor_id=ann)

@@ -64,3 +64,15 @@ class Unavailable(Refusal):
     """Something the command needs is down; retrying later may work (503)."""
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class ContentTooLarge(Refusal):
+    """The request's content is larger than the limit; nothing of it was kept (413)."""
+
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+class UnsupportedMediaType(Refusal):
+    """The content's media type is not one this operation accepts (415)."""
+
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE

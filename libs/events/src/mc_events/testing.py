@@ -51,6 +51,7 @@ from mc_events.devinfra.common import (
 from mc_events.devinfra.infra import Infra, InfraHandle, start_infra
 from mc_events.devinfra.postgres import (
     EmbeddedPostgres,
+    clone_database_async,
     create_database,
     create_database_async,
     drop_database,
@@ -65,9 +66,12 @@ __all__ = [
     "infra",
     "infra_handle",
     "migrated_database",
+    "migrated_database_url",
     "unique_name",
 ]
 
+TEST_SESSION_TIMEOUT_MS = 2000
+TEST_HEARTBEAT_INTERVAL_MS = 200
 _created_databases: list[tuple[str, str]] = []  # (server URL, name), dropped if external
 _summary: list[str] = []
 
@@ -101,14 +105,39 @@ async def fresh_database_async(infra: Infra, prefix: str = "test") -> str:
     return infra.database_url(name)
 
 
+_templates: dict[tuple[str, str], str] = {}
+_template_lock = asyncio.Lock()
+
+
+async def migrated_database_url(infra: Infra, migrations_dir: Path, prefix: str) -> str:
+    """A new database ``<prefix>_<12 hex>`` with ``migrations_dir`` applied; returns its URL.
+
+    The migrations run once per session into a template database; every call after that
+    copies it (``CREATE DATABASE ... TEMPLATE``), which takes milliseconds."""
+    key = (infra.postgres_url, str(migrations_dir))
+    async with _template_lock:
+        template = _templates.get(key)
+        if template is None:
+            template = _database_name(f"template_{migrations_dir.parent.name}")
+            await create_database_async(infra.postgres_url, template)
+            _created_databases.append((infra.postgres_url, template))
+            await asyncio.to_thread(
+                migrations.upgrade, migrations_dir, infra.database_url(template)
+            )
+            _templates[key] = template
+        name = _database_name(prefix)
+        await clone_database_async(infra.postgres_url, name, template)
+    _created_databases.append((infra.postgres_url, name))
+    return infra.database_url(name)
+
+
 @asynccontextmanager
 async def migrated_database(
     infra: Infra, migrations_dir: Path, prefix: str, *, pool_size: int = 2
 ) -> AsyncIterator[AsyncEngine]:
     """A fresh database with a service's migrations applied, and an engine on it (disposed
     afterwards): for tests that drive a service's repositories without its process."""
-    url = await fresh_database_async(infra, prefix)
-    await asyncio.to_thread(migrations.upgrade, migrations_dir, url)
+    url = await migrated_database_url(infra, migrations_dir, prefix)
     engine = create_engine(url, pool_size=pool_size)
     try:
         yield engine
@@ -142,6 +171,7 @@ def infra_handle(request: pytest.FixtureRequest) -> Iterator[InfraHandle]:
                     with contextlib.suppress(Exception):
                         drop_database(server, name)
             _created_databases.clear()
+            _templates.clear()
             handle.stop()
         finally:
             lock.release()
@@ -202,15 +232,17 @@ async def running_service(
     """
     issuer = DevIssuer(tmp_path / f"auth-{uuid.uuid4().hex[:6]}")
     probe = build(settings_class(database_url="postgresql://unused/x"))
-    database_url = await fresh_database_async(infra, probe.name)
+    database_url = await migrated_database_url(infra, probe.migrations_dir, probe.name)
     settings = settings_class(
         database_url=database_url,
         kafka=KafkaSettings(
             bootstrap_servers=infra.kafka_bootstrap,
             enable_idempotence=infra.kafka_idempotence,
             fetch_max_wait_ms=10,
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=500,
+            # A new group's first assignment waits half the session timeout on the embedded
+            # broker: 1 s rather than 3 s per service a test starts.
+            session_timeout_ms=TEST_SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=TEST_HEARTBEAT_INTERVAL_MS,
             linger_ms=1,
         ),
         auth=issuer.settings(),
@@ -218,7 +250,6 @@ async def running_service(
         **overrides,
     )
     definition = build(settings)
-    await asyncio.to_thread(migrations.upgrade, definition.migrations_dir, database_url)
     app = create_app(definition, relay=relay, consumers=consumers)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

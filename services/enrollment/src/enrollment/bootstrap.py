@@ -1,7 +1,5 @@
 """Composition root: the one place the enrollment service is put together."""
 
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -11,20 +9,20 @@ from enrollment.config import Settings
 from enrollment.entrypoints import consumer
 from enrollment.entrypoints.api import router
 from enrollment.entrypoints.api.evidence import UPLOADS_PREFIX
-from enrollment.entrypoints.api.roster import MAX_IMPORT_BYTES, MULTIPART_OVERHEAD
+from enrollment.entrypoints.api.roster import MULTIPART_OVERHEAD
 from enrollment.entrypoints.scheduler import DeadlineScheduler
 from enrollment.metrics import EnrollmentMetrics
-from enrollment.service_layer.roster_import import utc_now
+from enrollment.service_layer.roster_import import MAX_IMPORT_BYTES
 from mc_events import topics
+from mc_events.clock import Clock, utc_now
 from mc_events.service import ServiceDefinition, Worker
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def build(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
-) -> ServiceDefinition:
-    """The service; ``clock`` is the deadline scheduler's time source (tests inject one)."""
+def build(settings: Settings | None = None, *, clock: Clock = utc_now) -> ServiceDefinition:
+    """The service; ``clock`` is the time source of its routes and its deadline scheduler
+    (tests inject one)."""
     settings = settings or Settings()
     registry = CollectorRegistry()
     workers: dict[str, Worker] = {}
@@ -50,12 +48,12 @@ def build(
         subscribes=[topics.CATALOG, topics.REVIEWS],
         registry=registry,
         workers=workers,
+        clock=clock,
     )
 
 
-def deadline_scheduler(
-    definition: ServiceDefinition, clock: Callable[[], datetime] = utc_now
-) -> DeadlineScheduler:
+def deadline_scheduler(definition: ServiceDefinition) -> DeadlineScheduler:
+    """The deadline scheduler of a built service, on its clock (the CLI's one-off sweep)."""
     settings = definition.settings
     assert isinstance(settings, Settings)
-    return DeadlineScheduler(settings, EnrollmentMetrics.of(definition.registry), clock)
+    return DeadlineScheduler(settings, EnrollmentMetrics.of(definition.registry), definition.clock)

@@ -1,22 +1,29 @@
-"""Catalog read model and enrollments: queries and writes, never commits."""
+"""Catalog read model, enrollments and their deadline reminders: queries and writes, never
+commits (the unit of work does)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrollment.adapters.tables import catalog_versions, deadline_reminders, enrollments
 from enrollment.domain.enrollment import (
     WAITING_ON_EDUCATOR,
     CatalogEntry,
+    DeadlineReminder,
     EndReason,
     Enrollment,
+    EnrollmentRefused,
     EnrollmentStatus,
     Policy,
+    Refusal,
 )
 from mc_events.contracts.catalog import MicroCredentialPublished
 from mc_events.contracts.common import Purpose
@@ -64,6 +71,24 @@ def _enrollment(row: Any) -> Enrollment:
 
 def _days(delta: timedelta) -> int:
     return delta.days
+
+
+@dataclass(frozen=True)
+class CatalogVersion:
+    """One micro-credential version as this service knows it from the registry's events."""
+
+    micro_credential_id: str
+    version: int
+    title: str
+    attempt_cap: int
+    completion_window_days: int
+    cooldown_days: int
+    allowed_purposes: tuple[str, ...]
+    retired_at: datetime | None
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
 
 class CatalogRepository:
@@ -122,14 +147,27 @@ class CatalogRepository:
         row = result.first()
         return _entry(row) if row is not None else None
 
-    async def versions(self, micro_credential_id: str) -> list[dict[str, Any]]:
+    async def versions(self, micro_credential_id: str) -> list[CatalogVersion]:
+        """Every version known, oldest first (empty for an unknown micro-credential)."""
         result = await execute_core(
             self._session,
             sa.select(catalog_versions)
             .where(catalog_versions.c.micro_credential_id == micro_credential_id)
             .order_by(catalog_versions.c.version),
         )
-        return [dict(row._mapping) for row in result.all()]
+        return [
+            CatalogVersion(
+                micro_credential_id=row.micro_credential_id,
+                version=row.version,
+                title=row.title,
+                attempt_cap=row.attempt_cap,
+                completion_window_days=row.completion_window_days,
+                cooldown_days=row.cooldown_days,
+                allowed_purposes=tuple(row.allowed_purposes),
+                retired_at=row.retired_at,
+            )
+            for row in result.all()
+        ]
 
 
 class EnrollmentRepository:
@@ -137,9 +175,13 @@ class EnrollmentRepository:
         self._session = session
 
     async def add(self, enrollment: Enrollment) -> None:
-        """Insert; raises IntegrityError if the educator already has an open enrollment in the
-        MC (unique index ``uq_enrollments_one_active``)."""
-        await execute_core(self._session, enrollments.insert().values(self._values(enrollment)))
+        """Insert; refused (``already_active``) if the educator already has an open enrollment
+        in the MC: a concurrent request enrolled them first, and the unique index
+        ``uq_enrollments_one_active`` decides."""
+        try:
+            await execute_core(self._session, enrollments.insert().values(self._values(enrollment)))
+        except IntegrityError as exc:
+            raise EnrollmentRefused(Refusal.ALREADY_ACTIVE, "already enrolled") from exc
 
     async def save(self, enrollment: Enrollment) -> None:
         await execute_core(
@@ -175,6 +217,85 @@ class EnrollmentRepository:
         )
         return [_enrollment(row) for row in result.all()]
 
+    # -- the deadline sweep ---------------------------------------------------------------------
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Enrollment]:
+        """Enrollments waiting on the educator whose deadline has passed, oldest deadline
+        first, locked; rows another sweep holds are skipped (sweeps may run side by side)."""
+        result = await execute_core(
+            self._session,
+            sa.select(enrollments)
+            .where(
+                enrollments.c.status.in_([s.value for s in WAITING_ON_EDUCATOR]),
+                enrollments.c.deadline_at <= now,
+            )
+            .order_by(enrollments.c.deadline_at, enrollments.c.enrollment_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True),
+        )
+        return [_enrollment(row) for row in result.all()]
+
+    async def due_for_reminder(
+        self, now: datetime, days: int, nearer: int | None, limit: int
+    ) -> list[Enrollment]:
+        """Enrollments waiting on the educator for which ``days`` is the nearest reminder
+        threshold reached at ``now`` (the next nearer one, ``nearer`` days, not reached yet),
+        that began before the threshold and have no reminder for it yet; locked, skipping rows
+        another transaction holds. The SQL form of :meth:`Enrollment.reminder_due`, to scan
+        only those."""
+        window = sa.text(f"interval '{int(days)} days'")
+        statement = (
+            sa.select(enrollments)
+            .where(
+                enrollments.c.status.in_([s.value for s in WAITING_ON_EDUCATOR]),
+                enrollments.c.deadline_at > now,
+                enrollments.c.deadline_at - window <= now,
+                enrollments.c.deadline_at - window >= enrollments.c.enrolled_at,
+                ~sa.exists().where(
+                    deadline_reminders.c.enrollment_id == enrollments.c.enrollment_id,
+                    deadline_reminders.c.days_before == days,
+                ),
+            )
+            .order_by(enrollments.c.deadline_at, enrollments.c.enrollment_id)
+            .limit(limit)
+            .with_for_update(of=enrollments, skip_locked=True)
+        )
+        if nearer is not None:
+            statement = statement.where(
+                enrollments.c.deadline_at - sa.text(f"interval '{int(nearer)} days'") > now
+            )
+        result = await execute_core(self._session, statement)
+        return [_enrollment(row) for row in result.all()]
+
+    async def record_reminders(self, reminders: Sequence[DeadlineReminder]) -> set[str]:
+        """Insert reminder rows; returns the enrollment ids whose row this call inserted (a row
+        that exists already, from an earlier or concurrent sweep, is left alone)."""
+        if not reminders:
+            return set()
+        statement = (
+            pg_insert(deadline_reminders)
+            .values(
+                [
+                    {
+                        "enrollment_id": r.enrollment_id,
+                        "days_before": r.days_before,
+                        "deadline_at": r.deadline_at,
+                        "reminded_at": r.reminded_at,
+                    }
+                    for r in reminders
+                ]
+            )
+            .on_conflict_do_nothing(
+                index_elements=[
+                    deadline_reminders.c.enrollment_id,
+                    deadline_reminders.c.days_before,
+                ]
+            )
+            .returning(deadline_reminders.c.enrollment_id)
+        )
+        result = await execute_core(self._session, statement)
+        return {row.enrollment_id for row in result.all()}
+
     @staticmethod
     def _values(e: Enrollment) -> dict[str, Any]:
         return {
@@ -196,69 +317,3 @@ class EnrollmentRepository:
             "may_reenroll_from": e.may_reenroll_from,
             "misconduct": e.misconduct.value if e.misconduct else None,
         }
-
-
-async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> list[Enrollment]:
-    """Enrollments waiting on the educator whose deadline has passed, oldest deadline first,
-    locked; rows another sweep holds are skipped (sweeps may run side by side)."""
-    result = await execute_core(
-        session,
-        sa.select(enrollments)
-        .where(
-            enrollments.c.status.in_([s.value for s in WAITING_ON_EDUCATOR]),
-            enrollments.c.deadline_at <= now,
-        )
-        .order_by(enrollments.c.deadline_at, enrollments.c.enrollment_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True),
-    )
-    return [_enrollment(row) for row in result.all()]
-
-
-async def due_for_reminder(
-    session: AsyncSession, now: datetime, days: int, nearer: int | None, limit: int
-) -> list[Enrollment]:
-    """Enrollments waiting on the educator for which ``days`` is the nearest reminder threshold
-    reached at ``now`` (the next nearer one, ``nearer`` days, not reached yet), that began
-    before the threshold and have no reminder for it yet; locked, skipping rows another
-    transaction holds. The SQL form of :meth:`Enrollment.reminder_due`, to scan only those."""
-    window = sa.text(f"interval '{int(days)} days'")
-    statement = (
-        sa.select(enrollments)
-        .where(
-            enrollments.c.status.in_([s.value for s in WAITING_ON_EDUCATOR]),
-            enrollments.c.deadline_at > now,
-            enrollments.c.deadline_at - window <= now,
-            enrollments.c.deadline_at - window >= enrollments.c.enrolled_at,
-            ~sa.exists().where(
-                deadline_reminders.c.enrollment_id == enrollments.c.enrollment_id,
-                deadline_reminders.c.days_before == days,
-            ),
-        )
-        .order_by(enrollments.c.deadline_at, enrollments.c.enrollment_id)
-        .limit(limit)
-        .with_for_update(of=enrollments, skip_locked=True)
-    )
-    if nearer is not None:
-        statement = statement.where(
-            enrollments.c.deadline_at - sa.text(f"interval '{int(nearer)} days'") > now
-        )
-    result = await execute_core(session, statement)
-    return [_enrollment(row) for row in result.all()]
-
-
-async def record_reminders(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert reminder rows; returns the enrollment ids whose row this call inserted (a row
-    that exists already, from an earlier or concurrent sweep, is left alone)."""
-    if not rows:
-        return set()
-    statement = (
-        pg_insert(deadline_reminders)
-        .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=[deadline_reminders.c.enrollment_id, deadline_reminders.c.days_before]
-        )
-        .returning(deadline_reminders.c.enrollment_id)
-    )
-    result = await execute_core(session, statement)
-    return {row.enrollment_id for row in result.all()}

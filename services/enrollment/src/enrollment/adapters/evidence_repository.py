@@ -1,7 +1,9 @@
-"""Artifacts and submissions: queries and writes, never commits."""
+"""Artifacts, submissions and the review assignments that grant reading them: queries and
+writes, never commits (the unit of work does)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,9 +17,57 @@ from enrollment.adapters.tables import (
     review_assignments,
     submissions,
 )
-from enrollment.domain.evidence import AssessorAssignment, Requirement
-from mc_events.contracts.common import EvidenceKind
+from enrollment.domain.evidence import (
+    Artifact,
+    AssessorAssignment,
+    Decision,
+    Problem,
+    ReleasedAssignment,
+    Requirement,
+    ReviewAssignment,
+    Submission,
+)
+from mc_events.contracts.common import CriterionResult, EvidenceKind
+from mc_events.contracts.review import MisconductKind, ReviewOutcome
 from mc_events.db import execute_core
+
+
+def _artifact(row: Any) -> Artifact:
+    return Artifact(
+        artifact_id=row.artifact_id,
+        enrollment_id=row.enrollment_id,
+        requirement_id=row.requirement_id,
+        kind=EvidenceKind(row.kind),
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        uri=row.uri,
+        word_count=row.word_count,
+        submission_id=row.submission_id,
+        created_at=row.created_at,
+    )
+
+
+def _submission(row: Any) -> Submission:
+    decision = None
+    if row.decision_id is not None:
+        decision = Decision(
+            decision_id=row.decision_id,
+            outcome=ReviewOutcome(row.outcome),
+            results=tuple(CriterionResult.model_validate(r) for r in row.results or ()),
+            decided_at=row.decided_at,
+            misconduct=MisconductKind(row.misconduct) if row.misconduct else None,
+        )
+    return Submission(
+        submission_id=row.submission_id,
+        enrollment_id=row.enrollment_id,
+        idempotency_key=row.idempotency_key,
+        complete=row.complete,
+        attempt=row.attempt,
+        problems=tuple(Problem.from_json(p) for p in row.problems),
+        submitted_at=row.submitted_at,
+        decision=decision,
+    )
 
 
 class EvidenceRepository:
@@ -44,19 +94,44 @@ class EvidenceRepository:
             for r in stored
         ]
 
-    async def add_artifact(self, values: dict[str, Any]) -> None:
-        await execute_core(self._session, artifacts.insert().values(values))
+    # -- artifacts ------------------------------------------------------------------------------
 
-    async def drafts(self, enrollment_id: str) -> list[Any]:
+    async def add_artifact(self, artifact: Artifact) -> None:
+        await execute_core(
+            self._session,
+            artifacts.insert().values(
+                artifact_id=artifact.artifact_id,
+                enrollment_id=artifact.enrollment_id,
+                requirement_id=artifact.requirement_id,
+                kind=artifact.kind.value,
+                content_type=artifact.content_type,
+                size_bytes=artifact.size_bytes,
+                sha256=artifact.sha256,
+                uri=artifact.uri,
+                word_count=artifact.word_count,
+                submission_id=artifact.submission_id,
+                created_at=artifact.created_at,
+            ),
+        )
+
+    async def artifact(self, artifact_id: str) -> Artifact | None:
+        result = await execute_core(
+            self._session, sa.select(artifacts).where(artifacts.c.artifact_id == artifact_id)
+        )
+        row = result.first()
+        return _artifact(row) if row is not None else None
+
+    async def drafts(self, enrollment_id: str) -> list[Artifact]:
+        """The artifacts no submission has sent yet, in the order they were added."""
         result = await execute_core(
             self._session,
             sa.select(artifacts)
             .where(artifacts.c.enrollment_id == enrollment_id, artifacts.c.submission_id.is_(None))
             .order_by(artifacts.c.created_at, artifacts.c.artifact_id),
         )
-        return list(result.all())
+        return [_artifact(row) for row in result.all()]
 
-    async def attach(self, artifact_ids: list[str], submission_id: str) -> None:
+    async def attach(self, artifact_ids: Sequence[str], submission_id: str) -> None:
         await execute_core(
             self._session,
             artifacts.update()
@@ -64,7 +139,31 @@ class EvidenceRepository:
             .values(submission_id=submission_id),
         )
 
-    async def submission_by_key(self, enrollment_id: str, key: str) -> Any | None:
+    # -- submissions ----------------------------------------------------------------------------
+
+    async def add_submission(self, submission: Submission) -> None:
+        await execute_core(
+            self._session,
+            submissions.insert().values(
+                submission_id=submission.submission_id,
+                enrollment_id=submission.enrollment_id,
+                idempotency_key=submission.idempotency_key,
+                complete=submission.complete,
+                attempt=submission.attempt,
+                problems=[p.as_json() for p in submission.problems],
+                submitted_at=submission.submitted_at,
+            ),
+        )
+
+    async def submission(self, submission_id: str) -> Submission | None:
+        result = await execute_core(
+            self._session,
+            sa.select(submissions).where(submissions.c.submission_id == submission_id),
+        )
+        row = result.first()
+        return _submission(row) if row is not None else None
+
+    async def submission_by_key(self, enrollment_id: str, key: str) -> Submission | None:
         result = await execute_core(
             self._session,
             sa.select(submissions).where(
@@ -72,19 +171,10 @@ class EvidenceRepository:
                 submissions.c.idempotency_key == key,
             ),
         )
-        return result.first()
+        row = result.first()
+        return _submission(row) if row is not None else None
 
-    async def add_submission(self, values: dict[str, Any]) -> None:
-        await execute_core(self._session, submissions.insert().values(values))
-
-    async def submission(self, submission_id: str) -> Any | None:
-        result = await execute_core(
-            self._session,
-            sa.select(submissions).where(submissions.c.submission_id == submission_id),
-        )
-        return result.first()
-
-    async def latest_complete_submission(self, enrollment_id: str) -> Any | None:
+    async def latest_complete_submission(self, enrollment_id: str) -> Submission | None:
         result = await execute_core(
             self._session,
             sa.select(submissions)
@@ -92,41 +182,62 @@ class EvidenceRepository:
             .order_by(submissions.c.attempt.desc())
             .limit(1),
         )
-        return result.first()
+        row = result.first()
+        return _submission(row) if row is not None else None
 
-    async def record_decision(self, submission_id: str, values: dict[str, Any]) -> None:
-        await execute_core(
-            self._session,
-            submissions.update().where(submissions.c.submission_id == submission_id).values(values),
-        )
-
-    async def submissions_for(self, enrollment_id: str) -> list[Any]:
+    async def submissions_for(self, enrollment_id: str) -> list[Submission]:
         result = await execute_core(
             self._session,
             sa.select(submissions)
             .where(submissions.c.enrollment_id == enrollment_id)
             .order_by(submissions.c.submitted_at, submissions.c.submission_id),
         )
-        return list(result.all())
+        return [_submission(row) for row in result.all()]
 
-    async def artifact(self, artifact_id: str) -> Any | None:
-        result = await execute_core(
-            self._session, sa.select(artifacts).where(artifacts.c.artifact_id == artifact_id)
-        )
-        return result.first()
-
-    async def record_assignment(self, values: dict[str, Any]) -> None:
+    async def record_decision(self, submission_id: str, decision: Decision) -> None:
         await execute_core(
             self._session,
-            pg_insert(review_assignments).values(values).on_conflict_do_nothing(),
+            submissions.update()
+            .where(submissions.c.submission_id == submission_id)
+            .values(
+                decision_id=decision.decision_id,
+                outcome=decision.outcome.value,
+                results=[r.model_dump(mode="json") for r in decision.results],
+                decided_at=decision.decided_at,
+                misconduct=decision.misconduct.value if decision.misconduct else None,
+            ),
         )
 
-    async def record_release(self, values: dict[str, Any]) -> bool:
+    # -- review assignments (who may read a submission's evidence) -------------------------------
+
+    async def record_assignment(self, assignment: ReviewAssignment) -> None:
+        """Record an assignment (once: a redelivery changes nothing)."""
+        await execute_core(
+            self._session,
+            pg_insert(review_assignments)
+            .values(
+                assignment_id=assignment.assignment_id,
+                enrollment_id=assignment.enrollment_id,
+                submission_id=assignment.submission_id,
+                assessor_id=assignment.assessor_id,
+                assigned_at=assignment.assigned_at,
+            )
+            .on_conflict_do_nothing(),
+        )
+
+    async def record_release(self, release: ReleasedAssignment) -> bool:
         """Record a released assignment; False if it was recorded already (a redelivery)."""
         result = await execute_core(
             self._session,
             pg_insert(released_assignments)
-            .values(values)
+            .values(
+                assignment_id=release.assignment_id,
+                enrollment_id=release.enrollment_id,
+                submission_id=release.submission_id,
+                assessor_id=release.assessor_id,
+                escalation_id=release.escalation_id,
+                released_at=release.released_at,
+            )
             .on_conflict_do_nothing(index_elements=[released_assignments.c.assignment_id])
             .returning(released_assignments.c.assignment_id),
         )

@@ -2,7 +2,7 @@
 S3-compatible object store when configured. Both keep the same interface (:class:`ObjectStore`):
 
 - ``put`` streams an upload in while computing its SHA-256 and stops at the size limit
-  (:class:`TooLarge`); a refused or failed upload leaves nothing behind;
+  (:class:`TooLarge`, a 413 refusal); a refused or failed upload leaves nothing behind;
 - ``read`` streams an object back; ``delete`` removes one (the orphan of a failed command).
 
 Objects are named by a key (``<enrollment id>/<artifact id>``) and referred to by the storage-
@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from enrollment.domain.evidence import TooLarge as TooLarge
+
 log = logging.getLogger(__name__)
 
 URI_SCHEME = "evidence://"
 READ_CHUNK = 1024 * 1024
-
-
-class TooLarge(Exception):
-    """The upload went past the size limit (nothing was stored)."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class ChangedEducator:
     after: EducatorRecord
 
 
-def _record(values: dict[str, Any], prefix: str = "") -> EducatorRecord:
+def _record(values: sa.RowMapping, prefix: str = "") -> EducatorRecord:
     return EducatorRecord(
         **{name: values[f"{prefix}{name}"] for name in FIELDS if name != "role"},
         role=StaffRole(values[f"{prefix}role"]),
@@ -127,8 +127,7 @@ class RosterRepository:
         )
         result = await execute_core(self._session, statement, {"now": now})
         changed = []
-        for mapping in result.mappings():
-            values = dict(mapping)
+        for values in result.mappings():
             before = _record(values, "prev_") if values["prev_educator_id"] is not None else None
             changed.append(ChangedEducator(values["row_no"], before, staged[values["row_no"]]))
         return changed
@@ -140,4 +139,4 @@ class RosterRepository:
             {"id": educator_id},
         )
         row = result.mappings().first()
-        return _record(dict(row)) if row is not None else None
+        return _record(row) if row is not None else None

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from mc_events.contracts.common import Purpose
 from mc_events.contracts.review import MisconductKind
+from mc_events.refusals import Conflict
 
 
 class EnrollmentStatus(StrEnum):
@@ -80,7 +81,7 @@ Failed, Withdrew; OB 3.0 section B.2.3)."""
 
 
 class Refusal(StrEnum):
-    """Why a command on an enrollment was refused (the API answers 409 with it)."""
+    """Why a command on an enrollment was refused: the ``reason`` of the 409 the API answers."""
 
     NOT_ENROLLABLE = "not_enrollable"
     PURPOSE_NOT_ALLOWED = "purpose_not_allowed"
@@ -92,11 +93,14 @@ class Refusal(StrEnum):
     NOT_ALLOWED_NOW = "not_allowed_now"
 
 
-class EnrollmentRefused(Exception):
+class EnrollmentRefused(Conflict):
+    """The enrollment's state or the MC's policy refuses the command (409, ``reason`` says
+    which rule)."""
+
+    reason: Refusal
+
     def __init__(self, reason: Refusal, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
+        super().__init__(detail, reason=reason)
 
 
 class DecisionOutcome(StrEnum):
@@ -131,6 +135,16 @@ class CatalogEntry:
     policy: Policy
     allowed_purposes: frozenset[Purpose]
     retired: bool = False
+
+
+@dataclass(frozen=True)
+class DeadlineReminder:
+    """A deadline reminder sent: at most one per enrollment and threshold (``days_before``)."""
+
+    enrollment_id: str
+    days_before: int
+    deadline_at: datetime
+    reminded_at: datetime
 
 
 @dataclass

@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from mc_events.contracts.common import EvidenceKind
+from mc_events.contracts.common import CriterionResult, EvidenceKind
 from mc_events.contracts.enrollment import CompletenessProblemKind
+from mc_events.contracts.review import MisconductKind, ReviewOutcome
+from mc_events.refusals import ContentTooLarge, Invalid, UnsupportedMediaType
 
 FILE_KINDS = frozenset({EvidenceKind.VIDEO, EvidenceKind.DOCUMENT, EvidenceKind.STUDENT_WORK})
 
@@ -36,13 +39,18 @@ _WORD = re.compile(r"\S+")
 _URL = re.compile(r"^https://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
-class EvidenceRejected(ValueError):
-    """An artifact that can never be accepted for its requirement (the API answers 4xx)."""
+class EvidenceRejected(Invalid):
+    """An artifact that can never be accepted for its requirement (422)."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+
+class UnacceptableMediaType(EvidenceRejected):
+    """A file whose content type the requirement's kind of evidence does not accept (415)."""
+
+    status = UnsupportedMediaType.status
+
+
+class TooLarge(ContentTooLarge):
+    """An artifact larger than the limit (413): nothing of it is stored."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,20 @@ class Problem:
     problem: CompletenessProblemKind
     detail: str
 
+    def as_json(self) -> dict[str, str]:
+        """As the submission keeps it and the API shows it."""
+        return {
+            "requirement_id": self.requirement_id,
+            "problem": self.problem.value,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, str]) -> Problem:
+        return cls(
+            value["requirement_id"], CompletenessProblemKind(value["problem"]), value["detail"]
+        )
+
 
 def word_count(text: str) -> int:
     return len(_WORD.findall(text))
@@ -82,15 +104,14 @@ def check_file(requirement: Requirement, content_type: str | None) -> str:
     """The normalised media type of a file for ``requirement``, or :class:`EvidenceRejected`."""
     if requirement.kind not in FILE_KINDS:
         raise EvidenceRejected(
-            422, f"requirement {requirement.id} takes a {requirement.kind.value}, not a file"
+            f"requirement {requirement.id} takes a {requirement.kind.value}, not a file"
         )
     media = media_type(content_type)
     allowed = ALLOWED_CONTENT_TYPES[requirement.kind]
     if media not in allowed:
-        raise EvidenceRejected(
-            415,
+        raise UnacceptableMediaType(
             f"{media or 'no content type'} is not accepted for {requirement.kind.value}; "
-            f"allowed: {', '.join(sorted(allowed))}",
+            f"allowed: {', '.join(sorted(allowed))}"
         )
     return media
 
@@ -115,23 +136,23 @@ def check_reflection(requirement: Requirement, text: str) -> int:
     """The word count of a reflection within its limits, or :class:`EvidenceRejected`."""
     if requirement.kind is not EvidenceKind.REFLECTION:
         raise EvidenceRejected(
-            422, f"requirement {requirement.id} takes a {requirement.kind.value}, not a reflection"
+            f"requirement {requirement.id} takes a {requirement.kind.value}, not a reflection"
         )
     words = word_count(text)
     problem = _words_problem(requirement, words)
     if problem is not None:
-        raise EvidenceRejected(422, f"requirement {requirement.id}: {problem.detail}")
+        raise EvidenceRejected(f"requirement {requirement.id}: {problem.detail}")
     return words
 
 
 def check_link(requirement: Requirement, url: str) -> str:
     if requirement.kind is not EvidenceKind.LINK:
         raise EvidenceRejected(
-            422, f"requirement {requirement.id} takes a {requirement.kind.value}, not a link"
+            f"requirement {requirement.id} takes a {requirement.kind.value}, not a link"
         )
     url = url.strip()
     if not _URL.match(url) or len(url) > 2000:
-        raise EvidenceRejected(422, "a link must be an https:// URL of at most 2000 characters")
+        raise EvidenceRejected("a link must be an https:// URL of at most 2000 characters")
     return url
 
 
@@ -184,3 +205,72 @@ def assessor_may_read(
     return any(
         a.assessor_id == assessor_id and a.assignment_id not in released for a in assignments
     )
+
+
+# -- what the service keeps: artifacts, submissions, the assignments review tells it of ---------
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One piece of evidence in the store: a draft until a submission sends it to review."""
+
+    artifact_id: str
+    enrollment_id: str
+    requirement_id: str
+    kind: EvidenceKind
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uri: str
+    word_count: int | None
+    submission_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Review's decision on a submission, as the educator's feedback keeps it."""
+
+    decision_id: str
+    outcome: ReviewOutcome
+    results: tuple[CriterionResult, ...]
+    decided_at: datetime
+    misconduct: MisconductKind | None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submission of an enrollment's evidence: complete (an attempt, sent to review) or
+    returned incomplete with its problems; ``decision`` once review decided it."""
+
+    submission_id: str
+    enrollment_id: str
+    idempotency_key: str
+    complete: bool
+    attempt: int | None
+    problems: tuple[Problem, ...]
+    submitted_at: datetime
+    decision: Decision | None = None
+
+
+@dataclass(frozen=True)
+class ReviewAssignment:
+    """A ``review.assigned``: an assessor holds the submission (and may read its evidence)."""
+
+    assignment_id: str
+    enrollment_id: str
+    submission_id: str
+    assessor_id: str
+    assigned_at: datetime
+
+
+@dataclass(frozen=True)
+class ReleasedAssignment:
+    """An overdue assignment review reassigned: its assessor may no longer read the evidence."""
+
+    assignment_id: str
+    enrollment_id: str
+    submission_id: str
+    assessor_id: str
+    escalation_id: str
+    released_at: datetime

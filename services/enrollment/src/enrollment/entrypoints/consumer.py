@@ -1,7 +1,8 @@
-"""Inbound events of the enrollment service, mapped to command handlers.
+"""Inbound events of the enrollment service, mapped to service-layer handlers.
 
-Handlers run in the consumer's transaction (with the inbox row): they never commit. Topics are
-shared, so events about entities this service does not know arrive; per event:
+Handlers run in the consumer's transaction (with the inbox row): their unit of work joins it
+and never commits. Topics are shared, so events about entities this service does not know
+arrive; per event:
 
 - ``registry.micro_credential_published``: upsert the version into the catalog read model.
 - ``registry.micro_credential_retired``: mark the version retired; a version never seen
@@ -19,42 +20,18 @@ shared, so events about entities this service does not know arrive; per event:
   operator instead of disappearing.
 """
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from enrollment.service_layer import enrollments, evidence
+from enrollment.service_layer.unit_of_work import UnitOfWork
 from mc_events.consumer import Handler
 from mc_events.contracts.base import Event
 from mc_events.contracts.catalog import MicroCredentialPublished, MicroCredentialRetired
 from mc_events.contracts.review import Assigned, AssignmentEscalated, Decided
-from mc_events.envelope import Received
-
-
-async def on_published(session: AsyncSession, received: Received[MicroCredentialPublished]) -> None:
-    await enrollments.record_published(session, received.event)
-
-
-async def on_retired(session: AsyncSession, received: Received[MicroCredentialRetired]) -> None:
-    await enrollments.record_retired(session, received.event)
-
-
-async def on_assigned(session: AsyncSession, received: Received[Assigned]) -> None:
-    await evidence.on_assigned(session, received.event)
-
-
-async def on_assignment_escalated(
-    session: AsyncSession, received: Received[AssignmentEscalated]
-) -> None:
-    await evidence.on_assignment_escalated(session, received.event)
-
-
-async def on_decided(session: AsyncSession, received: Received[Decided]) -> None:
-    await evidence.on_decided(session, received.event)
-
+from mc_events.unit_of_work import consumer_handler
 
 HANDLERS: dict[type[Event], Handler] = {
-    MicroCredentialPublished: on_published,
-    MicroCredentialRetired: on_retired,
-    Assigned: on_assigned,
-    AssignmentEscalated: on_assignment_escalated,
-    Decided: on_decided,
+    MicroCredentialPublished: consumer_handler(UnitOfWork, enrollments.on_published),
+    MicroCredentialRetired: consumer_handler(UnitOfWork, enrollments.on_retired),
+    Assigned: consumer_handler(UnitOfWork, evidence.on_assigned),
+    AssignmentEscalated: consumer_handler(UnitOfWork, evidence.on_assignment_escalated),
+    Decided: consumer_handler(UnitOfWork, evidence.on_decided),
 }

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -23,6 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrollment.config import Settings
 from enrollment.metrics import EnrollmentMetrics
 from enrollment.service_layer.deadlines import SweepResult, sweep
+from enrollment.service_layer.unit_of_work import UnitOfWork
+from mc_events.clock import Clock
 from mc_events.service import ServiceRuntime, Worker, every
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,7 @@ SWEEP_LOCK = 0x656E726F6C6C01
 
 
 class DeadlineScheduler:
-    def __init__(
-        self, settings: Settings, metrics: EnrollmentMetrics, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, settings: Settings, metrics: EnrollmentMetrics, clock: Clock) -> None:
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
@@ -53,7 +51,7 @@ class DeadlineScheduler:
                     log.info("deadline sweep skipped: another replica is sweeping")
                     return None
                 result = await sweep(
-                    sessions, self.clock(), reminder_days=self.settings.reminder_days
+                    UnitOfWork(sessions), self.clock(), reminder_days=self.settings.reminder_days
                 )
         except Exception:
             self.metrics.deadline_sweeps.labels("failed").inc()

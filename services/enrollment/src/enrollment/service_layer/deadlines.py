@@ -2,7 +2,7 @@
 expire, with an ``Expired`` event each (a submission under review is decided first); those
 whose deadline comes near get one ``DeadlineApproaching`` reminder per threshold.
 
-    result = await sweep(sessions, now, reminder_days=[14, 3])
+    result = await sweep(uow, now, reminder_days=[14, 3])  # a fresh, not-entered unit of work
 
 Exactly once however the sweep is run (periodically by the scheduler in every replica, by the
 CLI, by the operator route, again after a crash): every batch is one transaction that locks
@@ -19,20 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from enrollment.adapters.enrollment_repository import (
-    EnrollmentRepository,
-    due_for_expiry,
-    due_for_reminder,
-    record_reminders,
-)
-from enrollment.service_layer.enrollments import event_id
+from enrollment.domain.enrollment import DeadlineReminder
+from enrollment.service_layer import events
 from enrollment.service_layer.unit_of_work import UnitOfWork
-from mc_events import outbox
-from mc_events.contracts.base import Event
-from mc_events.contracts.enrollment import DeadlineApproaching, Expired
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +32,16 @@ class SweepResult:
     reminded: int
 
 
-async def expire_due(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, *, batch: int = 500
-) -> int:
+async def expire_due(uow: UnitOfWork, now: datetime, *, batch: int = 500) -> int:
     """Expire every enrollment due at ``now``, one transaction per batch; returns how many."""
     total = 0
     while True:
-        async with UnitOfWork(sessions) as uow:
-            due = await due_for_expiry(uow.session, now, batch)
-            repo = EnrollmentRepository(uow.session)
-            events: list[Event] = []
-            ids: list[str | None] = []
+        async with uow:
+            due = await uow.enrollments.due_for_expiry(now, batch)
             for enrollment in due:
                 enrollment.expire(now)
-                await repo.save(enrollment)
-                assert enrollment.may_reenroll_from is not None
-                events.append(
-                    Expired(
-                        enrollment_id=enrollment.enrollment_id,
-                        educator_id=enrollment.educator_id,
-                        micro_credential_id=enrollment.micro_credential_id,
-                        micro_credential_version=enrollment.micro_credential_version,
-                        attempts_used=enrollment.attempts_used,
-                        deadline_at=enrollment.deadline_at,
-                        expired_at=now,
-                        may_reenroll_from=enrollment.may_reenroll_from,
-                    )
-                )
-                ids.append(event_id(enrollment.enrollment_id, "expired"))
-            await outbox.add_events(uow.session, events, event_ids=ids)
+                await uow.enrollments.save(enrollment)
+                events.expired(uow, enrollment)
             await uow.commit()
         total += len(due)
         if len(due) < batch:
@@ -82,11 +52,7 @@ async def expire_due(
 
 
 async def remind_due(
-    sessions: async_sessionmaker[AsyncSession],
-    now: datetime,
-    reminder_days: Sequence[int],
-    *,
-    batch: int = 500,
+    uow: UnitOfWork, now: datetime, reminder_days: Sequence[int], *, batch: int = 500
 ) -> int:
     """Send the reminders due at ``now`` (see :meth:`Enrollment.reminder_due`), one
     transaction per batch; returns how many were sent by this call."""
@@ -95,44 +61,20 @@ async def remind_due(
     for i, days in enumerate(thresholds):
         nearer = thresholds[i - 1] if i else None
         while True:
-            async with UnitOfWork(sessions) as uow:
-                candidates = await due_for_reminder(uow.session, now, days, nearer, batch)
+            async with uow:
+                candidates = await uow.enrollments.due_for_reminder(now, days, nearer, batch)
                 # The domain rule decides; the query only narrows the scan to the same set.
                 due = [e for e in candidates if e.reminder_due(now, thresholds) == days]
-                sent = await record_reminders(
-                    uow.session,
-                    [
-                        {
-                            "enrollment_id": e.enrollment_id,
-                            "days_before": days,
-                            "deadline_at": e.deadline_at,
-                            "reminded_at": now,
-                        }
-                        for e in due
-                    ],
+                sent = await uow.enrollments.record_reminders(
+                    [DeadlineReminder(e.enrollment_id, days, e.deadline_at, now) for e in due]
                 )
-                events: list[Event] = []
-                ids: list[str | None] = []
-                for e in due:
-                    if e.enrollment_id not in sent:
-                        continue  # an earlier or concurrent sweep sent this one
-                    events.append(
-                        DeadlineApproaching(
-                            enrollment_id=e.enrollment_id,
-                            educator_id=e.educator_id,
-                            micro_credential_id=e.micro_credential_id,
-                            micro_credential_version=e.micro_credential_version,
-                            status=e.status.value,
-                            days_before=days,
-                            deadline_at=e.deadline_at,
-                            attempts_left=e.attempts_left,
-                            reminded_at=now,
-                        )
-                    )
-                    ids.append(event_id(e.enrollment_id, f"deadline_approaching/{days}"))
-                await outbox.add_events(uow.session, events, event_ids=ids)
+                reminded = [e for e in due if e.enrollment_id in sent]
+                # Only for the rows this transaction inserted: an earlier or concurrent sweep
+                # sent the others.
+                for e in reminded:
+                    events.deadline_approaching(uow, e, days_before=days, now=now)
                 await uow.commit()
-            total += len(events)
+            total += len(reminded)
             # Stop on a short batch, and when a full batch sent nothing (only rows the domain
             # rule refused): scanning them again would find the same ones.
             if len(candidates) < batch or not sent:
@@ -143,14 +85,10 @@ async def remind_due(
 
 
 async def sweep(
-    sessions: async_sessionmaker[AsyncSession],
-    now: datetime,
-    *,
-    reminder_days: Sequence[int],
-    batch: int = 500,
+    uow: UnitOfWork, now: datetime, *, reminder_days: Sequence[int], batch: int = 500
 ) -> SweepResult:
     """Expire what is due, then remind what comes near (an expired enrollment gets no
     reminder: it is no longer waiting on the educator)."""
-    expired = await expire_due(sessions, now, batch=batch)
-    reminded = await remind_due(sessions, now, reminder_days, batch=batch)
+    expired = await expire_due(uow, now, batch=batch)
+    reminded = await remind_due(uow, now, reminder_days, batch=batch)
     return SweepResult(expired=expired, reminded=reminded)

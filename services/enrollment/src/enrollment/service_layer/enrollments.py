@@ -1,4 +1,5 @@
-"""Enrollment commands: enroll, withdraw; and the catalog read model kept from registry events.
+"""Enrollment commands: enroll, withdraw, my enrollments; and the catalog read model kept from
+registry events.
 
 Each command runs in one unit of work: the state change and its event commit together.
 """
@@ -9,36 +10,48 @@ import logging
 import uuid
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from enrollment.adapters.enrollment_repository import CatalogRepository, EnrollmentRepository
-from enrollment.adapters.roster_repository import RosterRepository
+from enrollment.adapters.enrollment_repository import CatalogVersion
 from enrollment.domain import enrollment as domain
-from enrollment.domain.enrollment import Enrollment, EnrollmentRefused, Refusal
+from enrollment.domain.enrollment import Enrollment
+from enrollment.service_layer import events
 from enrollment.service_layer.unit_of_work import UnitOfWork
-from mc_events import outbox
 from mc_events.contracts.catalog import MicroCredentialPublished, MicroCredentialRetired
 from mc_events.contracts.common import Purpose
-from mc_events.contracts.enrollment import Enrolled, Withdrawn
+from mc_events.envelope import Received
+from mc_events.refusals import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
-_EVENT_NAMESPACE = uuid.UUID("0f4a1c52-3f39-4d0e-9a55-7d1c6f2b8e41")
 
-
-class NotOnRoster(Exception):
+class NotOnRoster(Conflict):
     """The educator is not on the roster (HR has not sent them yet)."""
 
+    def __init__(self) -> None:
+        super().__init__("HR has not registered you yet", reason="not_on_roster")
 
-class UnknownEnrollment(Exception):
+
+class UnknownEnrollment(NotFound):
     """No such enrollment, or not the caller's (the same answer for both)."""
 
+    def __init__(self) -> None:
+        super().__init__("no such enrollment")
 
-def event_id(enrollment_id: str, what: str) -> str:
-    """A deterministic event id per enrollment transition: a retried command that committed
-    once cannot add a second event for it (the outbox's event_id is unique)."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{enrollment_id}/{what}"))
+
+class UnknownMicroCredential(NotFound):
+    """No version of the micro-credential came in from the registry."""
+
+    def __init__(self) -> None:
+        super().__init__("unknown micro-credential")
+
+
+async def own_enrollment(
+    uow: UnitOfWork, enrollment_id: str, educator_id: str, *, for_update: bool = False
+) -> Enrollment:
+    """The educator's enrollment (in the entered ``uow``), else :class:`UnknownEnrollment`."""
+    enrollment = await uow.enrollments.get(enrollment_id, for_update=for_update)
+    if enrollment is None or enrollment.educator_id != educator_id:
+        raise UnknownEnrollment()
+    return enrollment
 
 
 async def enroll(
@@ -49,80 +62,67 @@ async def enroll(
     purpose: Purpose,
     now: datetime,
 ) -> Enrollment:
-    roster = await RosterRepository(uow.session).get(educator_id)
-    if roster is None:
-        raise NotOnRoster(educator_id)
-    enrollments = EnrollmentRepository(uow.session)
-    entry = await CatalogRepository(uow.session).enrollable(micro_credential_id)
-    enrollment = domain.enroll(
-        enrollment_id=str(uuid.uuid4()),
-        educator_id=educator_id,
-        district_id=roster.district_id,
-        entry=entry,
-        purpose=purpose,
-        history=await enrollments.history(educator_id, micro_credential_id),
-        now=now,
-    )
-    try:
-        await enrollments.add(enrollment)
-    except IntegrityError as exc:
-        # A concurrent request enrolled the same educator first: the unique index decides.
-        raise EnrollmentRefused(Refusal.ALREADY_ACTIVE, "already enrolled") from exc
-    await outbox.add_event(
-        uow.session,
-        Enrolled(
-            enrollment_id=enrollment.enrollment_id,
-            educator_id=enrollment.educator_id,
-            district_id=enrollment.district_id,
-            micro_credential_id=enrollment.micro_credential_id,
-            micro_credential_version=enrollment.micro_credential_version,
-            purpose=enrollment.purpose,
-            enrolled_at=enrollment.enrolled_at,
-            deadline_at=enrollment.deadline_at,
-        ),
-        event_id=event_id(enrollment.enrollment_id, "enrolled"),
-    )
-    await uow.commit()
+    async with uow:
+        roster = await uow.roster.get(educator_id)
+        if roster is None:
+            raise NotOnRoster()
+        enrollment = domain.enroll(
+            enrollment_id=str(uuid.uuid4()),
+            educator_id=educator_id,
+            district_id=roster.district_id,
+            entry=await uow.catalog.enrollable(micro_credential_id),
+            purpose=purpose,
+            history=await uow.enrollments.history(educator_id, micro_credential_id),
+            now=now,
+        )
+        await uow.enrollments.add(enrollment)
+        events.enrolled(uow, enrollment)
+        await uow.commit()
     return enrollment
 
 
 async def withdraw(
     uow: UnitOfWork, *, enrollment_id: str, educator_id: str, reason: str, now: datetime
 ) -> Enrollment:
-    enrollments = EnrollmentRepository(uow.session)
-    enrollment = await enrollments.get(enrollment_id, for_update=True)
-    if enrollment is None or enrollment.educator_id != educator_id:
-        raise UnknownEnrollment(enrollment_id)
-    enrollment.withdraw(now)
-    await enrollments.save(enrollment)
-    await outbox.add_event(
-        uow.session,
-        Withdrawn(
-            enrollment_id=enrollment.enrollment_id,
-            educator_id=enrollment.educator_id,
-            micro_credential_id=enrollment.micro_credential_id,
-            reason=reason,
-            withdrawn_at=now,
-        ),
-        event_id=event_id(enrollment.enrollment_id, "withdrawn"),
-    )
-    await uow.commit()
+    async with uow:
+        enrollment = await own_enrollment(uow, enrollment_id, educator_id, for_update=True)
+        enrollment.withdraw(now)
+        await uow.enrollments.save(enrollment)
+        events.withdrawn(uow, enrollment, reason=reason)
+        await uow.commit()
     return enrollment
 
 
 async def my_enrollments(uow: UnitOfWork, educator_id: str) -> list[Enrollment]:
-    return await EnrollmentRepository(uow.session).for_educator(educator_id)
+    async with uow:
+        return await uow.enrollments.for_educator(educator_id)
 
 
-# -- catalog read model (consumer side: never commit, the consumer's transaction does) --------
+async def catalog_versions(uow: UnitOfWork, micro_credential_id: str) -> list[CatalogVersion]:
+    """The versions of a micro-credential this service knows, oldest first."""
+    async with uow:
+        versions = await uow.catalog.versions(micro_credential_id)
+    if not versions:
+        raise UnknownMicroCredential()
+    return versions
 
 
-async def record_published(session: AsyncSession, event: MicroCredentialPublished) -> None:
-    await CatalogRepository(session).publish(event)
+# -- catalog read model (consumer side: the uow joins the consumer's transaction) ---------------
 
 
-async def record_retired(session: AsyncSession, event: MicroCredentialRetired) -> None:
-    known = await CatalogRepository(session).retire(
+async def record_published(uow: UnitOfWork, event: MicroCredentialPublished) -> None:
+    await uow.catalog.publish(event)
+
+
+async def on_published(uow: UnitOfWork, received: Received[MicroCredentialPublished]) -> None:
+    """``registry.micro_credential_published``: upsert the version into the catalog."""
+    await record_published(uow, received.event)
+
+
+async def on_retired(uow: UnitOfWork, received: Received[MicroCredentialRetired]) -> None:
+    """``registry.micro_credential_retired``: mark the version retired."""
+    event = received.event
+    known = await uow.catalog.retire(
         event.micro_credential_id, event.micro_credential_version, event.retired_at
     )
     if not known:

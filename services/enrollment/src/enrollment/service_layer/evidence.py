@@ -1,4 +1,4 @@
-"""Evidence commands (add artifacts, submit) and review decisions coming back.
+"""Evidence commands (add artifacts, submit), reading evidence, and review events coming back.
 
 Files are streamed to the evidence store outside any database transaction (a large video must
 not hold locks); the artifact row is written afterwards, after checking the enrollment again,
@@ -12,137 +12,122 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from enrollment.adapters.enrollment_repository import EnrollmentRepository
-from enrollment.adapters.evidence_repository import EvidenceRepository
-from enrollment.adapters.object_store import ObjectStore, StoredObject, TooLarge
-from enrollment.adapters.roster_repository import RosterRepository
+from enrollment.adapters.object_store import ObjectStore, StoredObject, key_of
 from enrollment.domain import evidence as rules
 from enrollment.domain.enrollment import (
     DecisionOutcome,
-    Enrollment,
     EnrollmentRefused,
     EnrollmentStatus,
 )
-from enrollment.service_layer.enrollments import UnknownEnrollment, event_id
+from enrollment.domain.evidence import (
+    Artifact,
+    Decision,
+    Problem,
+    ReleasedAssignment,
+    ReviewAssignment,
+    Submission,
+    TooLarge,
+)
+from enrollment.service_layer import events
+from enrollment.service_layer.enrollments import own_enrollment
 from enrollment.service_layer.unit_of_work import UnitOfWork
-from mc_events import outbox
 from mc_events.consumer import NonRetryableError
 from mc_events.contracts.common import EvidenceKind
-from mc_events.contracts.enrollment import (
-    ArtifactRef,
-    CompletenessProblem,
-    EvidenceSubmitted,
-    NotEarned,
-    NotEarnedReason,
-    SubmissionReturnedIncomplete,
-)
-from mc_events.contracts.review import (
-    Assigned,
-    AssignmentEscalated,
-    Decided,
-    EscalationOutcome,
-)
+from mc_events.contracts.review import Assigned, AssignmentEscalated, Decided, EscalationOutcome
+from mc_events.envelope import Received
+from mc_events.refusals import NotFound
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TooLarge", "UnknownEnrollment"]
+
+class UnknownArtifact(NotFound):
+    """No such artifact, or not one the caller may read (the same answer for both)."""
+
+    def __init__(self) -> None:
+        super().__init__("no such artifact")
 
 
 @dataclass(frozen=True)
-class ArtifactOut:
-    artifact_id: str
-    requirement_id: str
-    kind: str
-    content_type: str
-    size_bytes: int
-    sha256: str
-    word_count: int | None
-
-
-@dataclass(frozen=True)
-class SubmissionOut:
+class SubmissionResult:
     submission_id: str
     complete: bool
     attempt: int | None
-    problems: list[dict[str, str]]
-    status: str
+    problems: tuple[Problem, ...]
+    status: EnrollmentStatus
     replayed: bool = False
     """True when this answers a repeat of an earlier submission (same idempotency key)."""
 
 
-async def _own_enrollment(
-    uow: UnitOfWork, enrollment_id: str, educator_id: str, *, for_update: bool
-) -> Enrollment:
-    enrollment = await EnrollmentRepository(uow.session).get(enrollment_id, for_update=for_update)
-    if enrollment is None or enrollment.educator_id != educator_id:
-        raise UnknownEnrollment(enrollment_id)
-    return enrollment
+# -- adding evidence ---------------------------------------------------------------------------
 
 
-async def _requirement(uow: UnitOfWork, enrollment: Enrollment, requirement_id: str) -> Any:
-    requirements = await EvidenceRepository(uow.session).requirements(
-        enrollment.micro_credential_id, enrollment.micro_credential_version
-    )
-    for requirement in requirements:
-        if requirement.id == requirement_id:
-            return requirement
-    raise rules.EvidenceRejected(422, f"the micro-credential has no requirement {requirement_id}")
+@dataclass(frozen=True)
+class _Content:
+    """What a requirement accepted: how to store the content under a key, and what to record."""
+
+    put: Callable[[str], Awaitable[StoredObject]]
+    content_type: str
+    word_count: int | None = None
 
 
-def _artifact_out(values: dict[str, Any]) -> ArtifactOut:
-    return ArtifactOut(
-        artifact_id=values["artifact_id"],
-        requirement_id=values["requirement_id"],
-        kind=values["kind"],
-        content_type=values["content_type"],
-        size_bytes=values["size_bytes"],
-        sha256=values["sha256"],
-        word_count=values["word_count"],
-    )
-
-
-async def _record_artifact(
+async def _add_artifact(
     uow: UnitOfWork,
+    store: ObjectStore,
+    accept: Callable[[rules.Requirement], _Content],
     enrollment_id: str,
     educator_id: str,
-    *,
-    artifact_id: str,
-    requirement: rules.Requirement,
-    content_type: str,
-    stored: StoredObject,
-    word_count: int | None,
+    requirement_id: str,
     now: datetime,
-) -> ArtifactOut:
-    # Checked again under the row lock: the enrollment may have moved on while we streamed.
-    enrollment = await _own_enrollment(uow, enrollment_id, educator_id, for_update=True)
-    enrollment.check_accepts_evidence(now)
-    values = {
-        "artifact_id": artifact_id,
-        "enrollment_id": enrollment_id,
-        "requirement_id": requirement.id,
-        "kind": requirement.kind.value,
-        "content_type": content_type,
-        "size_bytes": stored.size_bytes,
-        "sha256": stored.sha256,
-        "uri": stored.uri,
-        "word_count": word_count,
-        "submission_id": None,
-        "created_at": now,
-    }
-    await EvidenceRepository(uow.session).add_artifact(values)
-    await uow.commit()
-    return _artifact_out(values)
+) -> Artifact:
+    """Add one artifact for a requirement of the educator's enrollment, if it takes evidence
+    now and the requirement ``accept``s the content. The content is stored outside any
+    transaction, then the artifact is recorded after checking again under the row lock (the
+    enrollment may have moved on while the content streamed); if that fails, the stored object
+    is removed."""
+    async with uow:
+        enrollment = await own_enrollment(uow, enrollment_id, educator_id)
+        enrollment.check_accepts_evidence(now)
+        requirements = await uow.evidence.requirements(
+            enrollment.micro_credential_id, enrollment.micro_credential_version
+        )
+    requirement = next((r for r in requirements if r.id == requirement_id), None)
+    if requirement is None:
+        raise rules.EvidenceRejected(f"the micro-credential has no requirement {requirement_id}")
+    content = accept(requirement)
+    artifact_id = str(uuid.uuid4())
+    key = f"{enrollment_id}/{artifact_id}"
+    stored = await content.put(key)
+    try:
+        async with uow:
+            enrollment = await own_enrollment(uow, enrollment_id, educator_id, for_update=True)
+            enrollment.check_accepts_evidence(now)
+            artifact = Artifact(
+                artifact_id=artifact_id,
+                enrollment_id=enrollment_id,
+                requirement_id=requirement.id,
+                kind=requirement.kind,
+                content_type=content.content_type,
+                size_bytes=stored.size_bytes,
+                sha256=stored.sha256,
+                uri=stored.uri,
+                word_count=content.word_count,
+                submission_id=None,
+                created_at=now,
+            )
+            await uow.evidence.add_artifact(artifact)
+            await uow.commit()
+        return artifact
+    except BaseException:
+        await store.delete(key)
+        raise
 
 
 async def add_file(
-    uow_factory: Callable[[], UnitOfWork],
+    uow: UnitOfWork,
     store: ObjectStore,
     *,
     enrollment_id: str,
@@ -153,38 +138,20 @@ async def add_file(
     chunks: AsyncIterator[bytes],
     max_bytes: int,
     now: datetime,
-) -> ArtifactOut:
+) -> Artifact:
     """Stream one file for a requirement into the store and record it as a draft artifact."""
-    async with uow_factory() as uow:
-        enrollment = await _own_enrollment(uow, enrollment_id, educator_id, for_update=False)
-        enrollment.check_accepts_evidence(now)
-        requirement = await _requirement(uow, enrollment, requirement_id)
-    media = rules.check_file(requirement, content_type)
-    if content_length is not None and content_length > max_bytes:
-        raise TooLarge(f"larger than {max_bytes} bytes")
-    artifact_id = str(uuid.uuid4())
-    key = f"{enrollment_id}/{artifact_id}"
-    stored = await store.put(key, chunks, max_bytes=max_bytes)
-    try:
-        async with uow_factory() as uow:
-            return await _record_artifact(
-                uow,
-                enrollment_id,
-                educator_id,
-                artifact_id=artifact_id,
-                requirement=requirement,
-                content_type=media,
-                stored=stored,
-                word_count=None,
-                now=now,
-            )
-    except BaseException:
-        await store.delete(key)
-        raise
+
+    def accept(requirement: rules.Requirement) -> _Content:
+        media = rules.check_file(requirement, content_type)
+        if content_length is not None and content_length > max_bytes:
+            raise TooLarge(f"larger than {max_bytes} bytes")
+        return _Content(lambda key: store.put(key, chunks, max_bytes=max_bytes), media)
+
+    return await _add_artifact(uow, store, accept, enrollment_id, educator_id, requirement_id, now)
 
 
 async def add_text(
-    uow_factory: Callable[[], UnitOfWork],
+    uow: UnitOfWork,
     store: ObjectStore,
     *,
     enrollment_id: str,
@@ -193,278 +160,104 @@ async def add_text(
     text: str | None,
     url: str | None,
     now: datetime,
-) -> ArtifactOut:
+) -> Artifact:
     """A written reflection (word limits checked) or a link, for one requirement."""
-    async with uow_factory() as uow:
-        enrollment = await _own_enrollment(uow, enrollment_id, educator_id, for_update=False)
-        enrollment.check_accepts_evidence(now)
-        requirement = await _requirement(uow, enrollment, requirement_id)
-    words: int | None = None
-    if requirement.kind is EvidenceKind.LINK:
-        body = rules.check_link(requirement, url or "").encode()
-        content_type = "text/uri-list"
-    elif requirement.kind is EvidenceKind.REFLECTION:
-        words = rules.check_reflection(requirement, text or "")
-        body = (text or "").encode()
-        content_type = "text/plain"
-    else:
+
+    def accept(requirement: rules.Requirement) -> _Content:
+        if requirement.kind is EvidenceKind.LINK:
+            link = rules.check_link(requirement, url or "").encode()
+            return _Content(lambda key: store.put_bytes(key, link), "text/uri-list")
+        if requirement.kind is EvidenceKind.REFLECTION:
+            words = rules.check_reflection(requirement, text or "")
+            body = (text or "").encode()
+            return _Content(lambda key: store.put_bytes(key, body), "text/plain", words)
         raise rules.EvidenceRejected(
-            422, f"requirement {requirement.id} takes a {requirement.kind.value} file upload"
+            f"requirement {requirement.id} takes a {requirement.kind.value} file upload"
         )
-    artifact_id = str(uuid.uuid4())
-    key = f"{enrollment_id}/{artifact_id}"
-    stored = await store.put_bytes(key, body)
-    try:
-        async with uow_factory() as uow:
-            return await _record_artifact(
-                uow,
-                enrollment_id,
-                educator_id,
-                artifact_id=artifact_id,
-                requirement=requirement,
-                content_type=content_type,
-                stored=stored,
-                word_count=words,
-                now=now,
-            )
-    except BaseException:
-        await store.delete(key)
-        raise
+
+    return await _add_artifact(uow, store, accept, enrollment_id, educator_id, requirement_id, now)
 
 
-def _submission_out(row: Any, status: EnrollmentStatus) -> SubmissionOut:
-    return SubmissionOut(
-        submission_id=row.submission_id,
-        complete=row.complete,
-        attempt=row.attempt,
-        problems=list(row.problems),
-        status=status.value,
-        replayed=True,
-    )
+# -- submitting --------------------------------------------------------------------------------
 
 
 async def submit(
     uow: UnitOfWork, *, enrollment_id: str, educator_id: str, idempotency_key: str, now: datetime
-) -> SubmissionOut:
-    enrollment = await _own_enrollment(uow, enrollment_id, educator_id, for_update=True)
-    repo = EvidenceRepository(uow.session)
-    # The enrollment row lock serialises submissions: a repeat finds the first one's row.
-    earlier = await repo.submission_by_key(enrollment_id, idempotency_key)
-    if earlier is not None:
-        return _submission_out(earlier, enrollment.status)
-    requirements = await repo.requirements(
-        enrollment.micro_credential_id, enrollment.micro_credential_version
-    )
-    drafts = await repo.drafts(enrollment_id)
-    problems = rules.completeness(
-        requirements,
-        [rules.PresentArtifact(d.requirement_id, d.word_count) for d in drafts],
-    )
-    enrollment.submit(now, complete=not problems)
-    submission_id = str(uuid.uuid4())
-    problem_rows = [
-        {"requirement_id": p.requirement_id, "problem": p.problem.value, "detail": p.detail}
-        for p in problems
-    ]
-    attempt = enrollment.attempts_used if not problems else None
-    values: dict[str, Any] = {
-        "submission_id": submission_id,
-        "enrollment_id": enrollment_id,
-        "idempotency_key": idempotency_key,
-        "complete": not problems,
-        "attempt": attempt,
-        "problems": problem_rows,
-        "submitted_at": now,
-    }
-    await repo.add_submission(values)
-    await EnrollmentRepository(uow.session).save(enrollment)
-    if problems:
-        await outbox.add_event(
-            uow.session,
-            SubmissionReturnedIncomplete(
-                enrollment_id=enrollment_id,
-                submission_id=submission_id,
-                educator_id=educator_id,
-                problems=tuple(
-                    CompletenessProblem(
-                        requirement_id=p.requirement_id, problem=p.problem, detail=p.detail
-                    )
-                    for p in problems
-                ),
-                returned_at=now,
-            ),
-            event_id=event_id(submission_id, "returned_incomplete"),
+) -> SubmissionResult:
+    async with uow:
+        enrollment = await own_enrollment(uow, enrollment_id, educator_id, for_update=True)
+        # The enrollment row lock serialises submissions: a repeat finds the first one's row.
+        earlier = await uow.evidence.submission_by_key(enrollment_id, idempotency_key)
+        if earlier is not None:
+            return SubmissionResult(
+                submission_id=earlier.submission_id,
+                complete=earlier.complete,
+                attempt=earlier.attempt,
+                problems=earlier.problems,
+                status=enrollment.status,
+                replayed=True,
+            )
+        requirements = await uow.evidence.requirements(
+            enrollment.micro_credential_id, enrollment.micro_credential_version
         )
-    else:
-        await repo.attach([d.artifact_id for d in drafts], submission_id)
-        roster = await RosterRepository(uow.session).get(educator_id)
-        await outbox.add_event(
-            uow.session,
-            EvidenceSubmitted(
-                enrollment_id=enrollment_id,
-                submission_id=submission_id,
-                attempt=enrollment.attempts_used,
-                educator_id=educator_id,
-                district_id=roster.district_id if roster else enrollment.district_id,
-                school_id=roster.school_id if roster else None,
-                supervisor_id=roster.supervisor_id if roster else None,
-                micro_credential_id=enrollment.micro_credential_id,
-                micro_credential_version=enrollment.micro_credential_version,
-                artifacts=tuple(
-                    ArtifactRef(
-                        artifact_id=d.artifact_id,
-                        requirement_id=d.requirement_id,
-                        kind=EvidenceKind(d.kind),
-                        content_type=d.content_type,
-                        size_bytes=d.size_bytes,
-                        sha256=d.sha256,
-                        uri=d.uri,
-                        word_count=d.word_count,
-                    )
-                    for d in drafts
-                ),
-                submitted_at=now,
-                deadline_at=enrollment.deadline_at,
-            ),
-            event_id=event_id(submission_id, "evidence_submitted"),
+        drafts = await uow.evidence.drafts(enrollment_id)
+        problems = tuple(
+            rules.completeness(
+                requirements,
+                [rules.PresentArtifact(d.requirement_id, d.word_count) for d in drafts],
+            )
         )
-    await uow.commit()
-    return SubmissionOut(
-        submission_id=submission_id,
-        complete=not problems,
-        attempt=attempt,
-        problems=problem_rows,
-        status=enrollment.status.value,
+        enrollment.submit(now, complete=not problems)
+        submission = Submission(
+            submission_id=str(uuid.uuid4()),
+            enrollment_id=enrollment_id,
+            idempotency_key=idempotency_key,
+            complete=not problems,
+            attempt=enrollment.attempts_used if not problems else None,
+            problems=problems,
+            submitted_at=now,
+        )
+        await uow.evidence.add_submission(submission)
+        await uow.enrollments.save(enrollment)
+        if problems:
+            events.returned_incomplete(
+                uow,
+                enrollment,
+                submission_id=submission.submission_id,
+                problems=problems,
+                now=now,
+            )
+        else:
+            await uow.evidence.attach([d.artifact_id for d in drafts], submission.submission_id)
+            events.evidence_submitted(
+                uow,
+                enrollment,
+                submission_id=submission.submission_id,
+                artifacts=drafts,
+                roster=await uow.roster.get(educator_id),
+                now=now,
+            )
+        await uow.commit()
+    return SubmissionResult(
+        submission_id=submission.submission_id,
+        complete=submission.complete,
+        attempt=submission.attempt,
+        problems=problems,
+        status=enrollment.status,
     )
 
 
-# -- review events (consumer side: never commit) -----------------------------------------------
-
-
-async def on_assigned(session: AsyncSession, event: Assigned) -> None:
-    """The first assignment of a submission puts it under review. Assignments for enrollments
-    this service does not know, or no longer waiting on review, change nothing (a second
-    rater's assignment, or another environment's events on the shared topic)."""
-    enrollments = EnrollmentRepository(session)
-    enrollment = await enrollments.get(event.enrollment_id, for_update=True)
-    if enrollment is None:
-        return
-    await EvidenceRepository(session).record_assignment(
-        {
-            "assignment_id": event.assignment_id,
-            "enrollment_id": event.enrollment_id,
-            "submission_id": event.submission_id,
-            "assessor_id": event.assessor_id,
-            "assigned_at": event.assigned_at,
-        }
-    )
-    if enrollment.status in (EnrollmentStatus.SUBMITTED, EnrollmentStatus.RESUBMITTED):
-        enrollment.start_review()
-        await enrollments.save(enrollment)
-
-
-async def on_assignment_escalated(session: AsyncSession, event: AssignmentEscalated) -> None:
-    """An overdue assignment was reassigned: the released assessor loses read access to the
-    evidence (the new assessor gains it from the new assignment's ``review.assigned``).
-
-    The release is recorded by assignment id, whether or not the released assignment's own
-    ``review.assigned`` came in yet, so a late one restores nothing; a redelivery records
-    nothing twice. ``needs_state_admin`` leaves the assignment (and the access) with its
-    assessor. Enrollments this service does not know are skipped, as for ``review.assigned``."""
-    if event.outcome is not EscalationOutcome.REASSIGNED:
-        log.info(
-            "assignment %s is overdue with nobody to take it (escalation %s): access unchanged",
-            event.overdue_assignment_id,
-            event.escalation_id,
-        )
-        return
-    if await EnrollmentRepository(session).get(event.enrollment_id) is None:
-        return
-    await EvidenceRepository(session).record_release(
-        {
-            "assignment_id": event.overdue_assignment_id,
-            "enrollment_id": event.enrollment_id,
-            "submission_id": event.submission_id,
-            "assessor_id": event.overdue_assessor_id,
-            "escalation_id": event.escalation_id,
-            "released_at": event.escalated_at,
-        }
-    )
-
-
-async def on_decided(session: AsyncSession, event: Decided) -> None:
-    """Move the enrollment by the decision. A decision for an unknown enrollment, for another
-    submission than the one under review, or for a closed enrollment can never apply: it goes
-    to the dead-letter topic (NonRetryableError) for an operator, never silently away. The
-    decision already recorded on its submission (the same decision id, delivered again) changes
-    nothing.
-
-    A decision for misconduct is not earned: the enrollment ends with the cooldown like any
-    not-earned decision (``NotEarned`` keeps the reason ``assessed_not_earned``, the contract
-    having no misconduct reason); the kind is kept on the enrollment and the submission for the
-    educator's feedback."""
-    enrollments = EnrollmentRepository(session)
-    enrollment = await enrollments.get(event.enrollment_id, for_update=True)
-    if enrollment is None:
-        raise NonRetryableError(f"decision {event.decision_id}: unknown enrollment")
-    repo = EvidenceRepository(session)
-    decided = await repo.submission(event.submission_id)
-    if (
-        decided is not None
-        and decided.enrollment_id == event.enrollment_id
-        and decided.decision_id == event.decision_id
-    ):
-        log.info("decision %s was recorded already: nothing to do", event.decision_id)
-        return
-    current = await repo.latest_complete_submission(event.enrollment_id)
-    if current is None or current.submission_id != event.submission_id:
-        raise NonRetryableError(
-            f"decision {event.decision_id}: submission {event.submission_id} is not the one "
-            f"under review for enrollment {event.enrollment_id}"
-        )
-    try:
-        enrollment.decide(
-            DecisionOutcome(event.outcome.value), event.decided_at, misconduct=event.misconduct
-        )
-    except EnrollmentRefused as exc:
-        raise NonRetryableError(f"decision {event.decision_id}: {exc.detail}") from exc
-    await enrollments.save(enrollment)
-    await repo.record_decision(
-        event.submission_id,
-        {
-            "decision_id": event.decision_id,
-            "outcome": event.outcome.value,
-            "results": [r.model_dump(mode="json") for r in event.results],
-            "decided_at": event.decided_at,
-            "misconduct": event.misconduct.value if event.misconduct else None,
-        },
-    )
-    if enrollment.status is EnrollmentStatus.NOT_EARNED:
-        assert enrollment.end_reason is not None
-        assert enrollment.may_reenroll_from is not None
-        await outbox.add_event(
-            session,
-            NotEarned(
-                enrollment_id=enrollment.enrollment_id,
-                educator_id=enrollment.educator_id,
-                district_id=enrollment.district_id,
-                micro_credential_id=enrollment.micro_credential_id,
-                micro_credential_version=enrollment.micro_credential_version,
-                reason=NotEarnedReason(enrollment.end_reason.value),
-                attempts_used=enrollment.attempts_used,
-                decision_id=event.decision_id,
-                recorded_at=event.decided_at,
-                may_reenroll_from=enrollment.may_reenroll_from,
-            ),
-            event_id=event_id(enrollment.enrollment_id, "not_earned"),
-        )
-
-
-async def submissions_of(uow: UnitOfWork, *, enrollment_id: str, educator_id: str) -> list[Any]:
+async def submissions_of(
+    uow: UnitOfWork, *, enrollment_id: str, educator_id: str
+) -> list[Submission]:
     """The educator's submissions of one enrollment, with the decision and per-criterion
     feedback of each attempt (no assessor ids: review is blind both ways)."""
-    await _own_enrollment(uow, enrollment_id, educator_id, for_update=False)
-    return await EvidenceRepository(uow.session).submissions_for(enrollment_id)
+    async with uow:
+        await own_enrollment(uow, enrollment_id, educator_id)
+        return await uow.evidence.submissions_for(enrollment_id)
+
+
+# -- reading evidence --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -476,24 +269,143 @@ class Reader:
     state_admin: bool
 
 
-async def readable_artifact(uow: UnitOfWork, artifact_id: str, reader: Reader) -> Any:
-    """The artifact row if ``reader`` may read it, else :class:`UnknownEnrollment` (the same
-    answer as for an unknown artifact). Evidence holds student work: the educator who made it,
-    the assessors assigned to the submission it was sent with (not one whose assignment review
-    released, reassigning the work as overdue), and the state may read it."""
-    artifact = await EvidenceRepository(uow.session).artifact(artifact_id)
-    if artifact is None:
-        raise UnknownEnrollment(artifact_id)
+@dataclass(frozen=True)
+class ArtifactContent:
+    artifact: Artifact
+    chunks: AsyncIterator[bytes]
+
+
+async def _may_read(uow: UnitOfWork, artifact: Artifact, reader: Reader) -> bool:
     if reader.state_admin:
-        return artifact
+        return True
     if reader.educator_id is not None:
-        enrollment = await EnrollmentRepository(uow.session).get(artifact.enrollment_id)
+        enrollment = await uow.enrollments.get(artifact.enrollment_id)
         if enrollment is not None and enrollment.educator_id == reader.educator_id:
-            return artifact
+            return True
     if reader.assessor_id is not None and artifact.submission_id is not None:
-        held, released = await EvidenceRepository(uow.session).assignments_of(
+        held, released = await uow.evidence.assignments_of(
             artifact.submission_id, reader.assessor_id
         )
         if rules.assessor_may_read(reader.assessor_id, held, released):
-            return artifact
-    raise UnknownEnrollment(artifact_id)
+            return True
+    return False
+
+
+async def open_artifact(
+    uow: UnitOfWork, store: ObjectStore, artifact_id: str, reader: Reader
+) -> ArtifactContent:
+    """The artifact and its content if ``reader`` may read it, else :class:`UnknownArtifact`
+    (the same answer as for an unknown artifact). Evidence holds student work: the educator
+    who made it, the assessors assigned to the submission it was sent with (not one whose
+    assignment review released, reassigning the work as overdue), and the state may read it."""
+    async with uow:
+        artifact = await uow.evidence.artifact(artifact_id)
+        if artifact is None or not await _may_read(uow, artifact, reader):
+            raise UnknownArtifact()
+    return ArtifactContent(artifact, await store.read(key_of(artifact.uri)))
+
+
+# -- review events (consumer side: the uow joins the consumer's transaction) --------------------
+
+
+async def on_assigned(uow: UnitOfWork, received: Received[Assigned]) -> None:
+    """The first assignment of a submission puts it under review. Assignments for enrollments
+    this service does not know, or no longer waiting on review, change nothing (a second
+    rater's assignment, or another environment's events on the shared topic)."""
+    event = received.event
+    enrollment = await uow.enrollments.get(event.enrollment_id, for_update=True)
+    if enrollment is None:
+        return
+    await uow.evidence.record_assignment(
+        ReviewAssignment(
+            assignment_id=event.assignment_id,
+            enrollment_id=event.enrollment_id,
+            submission_id=event.submission_id,
+            assessor_id=event.assessor_id,
+            assigned_at=event.assigned_at,
+        )
+    )
+    if enrollment.status in (EnrollmentStatus.SUBMITTED, EnrollmentStatus.RESUBMITTED):
+        enrollment.start_review()
+        await uow.enrollments.save(enrollment)
+
+
+async def on_assignment_escalated(uow: UnitOfWork, received: Received[AssignmentEscalated]) -> None:
+    """An overdue assignment was reassigned: the released assessor loses read access to the
+    evidence (the new assessor gains it from the new assignment's ``review.assigned``).
+
+    The release is recorded by assignment id, whether or not the released assignment's own
+    ``review.assigned`` came in yet, so a late one restores nothing; a redelivery records
+    nothing twice. ``needs_state_admin`` leaves the assignment (and the access) with its
+    assessor. Enrollments this service does not know are skipped, as for ``review.assigned``."""
+    event = received.event
+    if event.outcome is not EscalationOutcome.REASSIGNED:
+        log.info(
+            "assignment %s is overdue with nobody to take it (escalation %s): access unchanged",
+            event.overdue_assignment_id,
+            event.escalation_id,
+        )
+        return
+    if await uow.enrollments.get(event.enrollment_id) is None:
+        return
+    await uow.evidence.record_release(
+        ReleasedAssignment(
+            assignment_id=event.overdue_assignment_id,
+            enrollment_id=event.enrollment_id,
+            submission_id=event.submission_id,
+            assessor_id=event.overdue_assessor_id,
+            escalation_id=event.escalation_id,
+            released_at=event.escalated_at,
+        )
+    )
+
+
+async def on_decided(uow: UnitOfWork, received: Received[Decided]) -> None:
+    """Move the enrollment by the decision. A decision for an unknown enrollment, for another
+    submission than the one under review, or for a closed enrollment can never apply: it goes
+    to the dead-letter topic (NonRetryableError) for an operator, never silently away. The
+    decision already recorded on its submission (the same decision id, delivered again) changes
+    nothing.
+
+    A decision for misconduct is not earned: the enrollment ends with the cooldown like any
+    not-earned decision (``NotEarned`` keeps the reason ``assessed_not_earned``, the contract
+    having no misconduct reason); the kind is kept on the enrollment and the submission for the
+    educator's feedback."""
+    event = received.event
+    enrollment = await uow.enrollments.get(event.enrollment_id, for_update=True)
+    if enrollment is None:
+        raise NonRetryableError(f"decision {event.decision_id}: unknown enrollment")
+    decided = await uow.evidence.submission(event.submission_id)
+    if (
+        decided is not None
+        and decided.enrollment_id == event.enrollment_id
+        and decided.decision is not None
+        and decided.decision.decision_id == event.decision_id
+    ):
+        log.info("decision %s was recorded already: nothing to do", event.decision_id)
+        return
+    current = await uow.evidence.latest_complete_submission(event.enrollment_id)
+    if current is None or current.submission_id != event.submission_id:
+        raise NonRetryableError(
+            f"decision {event.decision_id}: submission {event.submission_id} is not the one "
+            f"under review for enrollment {event.enrollment_id}"
+        )
+    try:
+        enrollment.decide(
+            DecisionOutcome(event.outcome.value), event.decided_at, misconduct=event.misconduct
+        )
+    except EnrollmentRefused as exc:
+        raise NonRetryableError(f"decision {event.decision_id}: {exc.detail}") from exc
+    await uow.enrollments.save(enrollment)
+    await uow.evidence.record_decision(
+        event.submission_id,
+        Decision(
+            decision_id=event.decision_id,
+            outcome=event.outcome,
+            results=event.results,
+            decided_at=event.decided_at,
+            misconduct=event.misconduct,
+        ),
+    )
+    if enrollment.status is EnrollmentStatus.NOT_EARNED:
+        events.not_earned(uow, enrollment, decision_id=event.decision_id)

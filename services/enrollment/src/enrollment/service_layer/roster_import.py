@@ -1,10 +1,11 @@
-"""Import the roster from an HR file (CSV or JSON): validate, upsert in bulk, emit the changes.
+"""The roster: import an HR file (CSV or JSON): validate, upsert in bulk, emit the changes; and
+read one educator's record.
 
 One transaction per import: every good row goes in (bad rows are reported, row by row), and the
 roster events for real changes commit with them through the outbox. Re-importing the same file
 finds nothing to change and emits nothing.
 
-    report = await import_roster(sessions, data, filename="staff.csv")  # a module function
+    report = await import_roster(uow, data, filename="staff.csv", now=clock())
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from enrollment.adapters.roster_repository import ChangedEducator, RosterRepository
+from enrollment.adapters.roster_repository import ChangedEducator
 from enrollment.domain.roster import (
     EducatorRecord,
     RosterChange,
@@ -37,7 +35,6 @@ from enrollment.domain.roster import (
     validate_rows,
 )
 from enrollment.service_layer.unit_of_work import UnitOfWork
-from mc_events import outbox
 from mc_events.contracts.base import Event
 from mc_events.contracts.roster import (
     EducatorMovedDistrict,
@@ -45,19 +42,16 @@ from mc_events.contracts.roster import (
     EducatorUpdated,
     License,
 )
+from mc_events.refusals import ContentTooLarge, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+"""About 300,000 rows of CSV; larger rosters go in several files."""
 EVENT_CHUNK = 2000
 """Events written to the outbox per statement batch (keeps bind parameters well under
 PostgreSQL's 32,767 per statement)."""
 PROGRESS_EVERY = 20_000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class FileFormat(StrEnum):
@@ -65,8 +59,20 @@ class FileFormat(StrEnum):
     JSON = "json"
 
 
-class UnreadableFile(ValueError):
-    """The file as a whole cannot be read (not CSV/JSON, bad encoding, no usable columns)."""
+class UnreadableFile(Invalid):
+    """The file as a whole cannot be read (not CSV/JSON, bad encoding, no usable columns):
+    nothing changed (422)."""
+
+
+class FileTooLarge(ContentTooLarge):
+    """The file is larger than :data:`MAX_IMPORT_BYTES` (413): nothing was read."""
+
+
+class UnknownEducator(NotFound):
+    """No such educator, or not one the caller may see (the same answer for both)."""
+
+    def __init__(self) -> None:
+        super().__init__("no such educator")
 
 
 @dataclass
@@ -182,29 +188,36 @@ def events_for(change: ChangedEducator, now: datetime) -> list[Event]:
 
 
 async def add_events_in_bulk(
-    session: AsyncSession, events: Sequence[Event], *, progress: Callable[[int], None]
+    uow: UnitOfWork, events: Sequence[Event], *, progress: Callable[[int], None]
 ) -> None:
-    """Write events to the outbox in chunks (one multi-row statement pair per chunk)."""
+    """Write events to the outbox in chunks (one multi-row statement pair per chunk): emitted
+    on the unit of work and flushed into its transaction chunk by chunk, committed with the
+    roster."""
     for start in range(0, len(events), EVENT_CHUNK):
         chunk = events[start : start + EVENT_CHUNK]
-        await outbox.add_events(session, chunk)
+        for event in chunk:
+            uow.emit(event)
+        await uow.flush()
         progress(start + len(chunk))
 
 
 async def import_roster(
-    sessions: async_sessionmaker[AsyncSession],
+    uow: UnitOfWork,
     data: bytes,
     *,
     filename: str | None = None,
     content_type: str | None = None,
     only_district: str | None = None,
-    clock: Clock = utc_now,
+    now: datetime,
 ) -> ImportReport:
     """Import one HR file. ``only_district``: a district admin's import, limited to the rows of
     their district and to educators not employed by another district.
 
-    Raises :class:`UnreadableFile` (nothing changed) when the file cannot be read at all.
+    Refused, with nothing changed, when the file is larger than :data:`MAX_IMPORT_BYTES`
+    (:class:`FileTooLarge`) or cannot be read at all (:class:`UnreadableFile`).
     """
+    if len(data) > MAX_IMPORT_BYTES:
+        raise FileTooLarge(f"the file exceeds {MAX_IMPORT_BYTES} bytes")
     started = time.perf_counter()
     report = ImportReport(import_id=str(uuid.uuid4()))
     fmt = detect_format(filename, content_type)
@@ -229,9 +242,8 @@ async def import_roster(
         len(validated.records),
         report.rows - len(validated.records),
     )
-    now = clock()
-    async with UnitOfWork(sessions) as uow:
-        repo = RosterRepository(uow.session)
+    async with uow:
+        repo = uow.roster
         await repo.lock_for_import()
         await repo.stage(validated.records)
         refused: set[int] = set()
@@ -272,7 +284,7 @@ async def import_roster(
                     "roster import %s: %d/%d events written", report.import_id, done, len(events)
                 )
 
-        await add_events_in_bulk(uow.session, events, progress=progress)
+        await add_events_in_bulk(uow, events, progress=progress)
         report.events = len(events)
         await uow.commit()
     report.errors.sort(key=lambda e: (e.row, e.field))
@@ -286,3 +298,31 @@ async def import_roster(
         report.events,
     )
     return report
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks for an educator's record: the state sees anyone, a district admin their
+    district's staff, an educator themselves."""
+
+    state_admin: bool = False
+    district_id: str | None = None
+    """Set for a district admin."""
+    educator_id: str | None = None
+    """Set for an educator."""
+
+
+async def educator(uow: UnitOfWork, educator_id: str, viewer: Viewer) -> EducatorRecord:
+    """One educator's roster record, if ``viewer`` may see it, else :class:`UnknownEducator`
+    (the same answer for unknown and not yours: ids of other districts' staff do not leak)."""
+    async with uow:
+        record = await uow.roster.get(educator_id)
+    if record is None:
+        raise UnknownEducator()
+    if not (
+        viewer.state_admin
+        or (viewer.district_id is not None and viewer.district_id == record.district_id)
+        or (viewer.educator_id is not None and viewer.educator_id == educator_id)
+    ):
+        raise UnknownEducator()
+    return record

@@ -1,4 +1,6 @@
-"""The enrollment HTTP API (routes stay thin: validate, call a handler, map errors)."""
+"""The enrollment HTTP API, one module per capability: the roster, enrollments (and the catalog
+they enroll from), evidence, operations. Routes stay thin: authorize, call one service-layer
+function, shape the answer; refusals become problem details in the platform's one handler."""
 
 from fastapi import APIRouter
 

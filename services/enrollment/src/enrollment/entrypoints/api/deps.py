@@ -1,36 +1,22 @@
-"""Dependencies of the routes (override them in tests with ``app.dependency_overrides``)."""
+"""Dependencies of the routes: the unit of work, the settings, the evidence store, the metrics
+(the clock is :data:`mc_events.dependencies.ClockDep`, set by ``build(clock=...)``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from enrollment.adapters.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 from enrollment.config import Settings
 from enrollment.metrics import EnrollmentMetrics
-from enrollment.service_layer.roster_import import utc_now
+from enrollment.service_layer.unit_of_work import UnitOfWork
+from mc_events.dependencies import Runtime, settings_of, unit_of_work
 
-Clock = Callable[[], datetime]
-
-
-async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
-    return sessions
-
-
-async def get_clock() -> Clock:
-    """The time source of rules that depend on time; tests replace it."""
-    return utc_now
-
-
-Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
-ClockDep = Annotated[Clock, Depends(get_clock)]
+UoW = Annotated[UnitOfWork, Depends(unit_of_work(UnitOfWork))]
+"""A fresh unit of work, not entered: the service-layer command enters and commits it."""
+SettingsDep = Annotated[Settings, Depends(settings_of(Settings))]
 
 
 def build_store(settings: Settings) -> ObjectStore:
@@ -48,27 +34,20 @@ def build_store(settings: Settings) -> ObjectStore:
     return LocalObjectStore(Path(settings.evidence_dir))
 
 
-async def get_store(request: Request) -> ObjectStore:
+async def get_store(request: Request, settings: SettingsDep) -> ObjectStore:
     """The evidence store, one per app (built on first use from the settings)."""
     store: ObjectStore | None = getattr(request.app.state, "evidence_store", None)
     if store is None:
-        store = build_store(await get_settings(request))
+        store = build_store(settings)
         request.app.state.evidence_store = store
     return store
 
 
-async def get_settings(request: Request) -> Settings:
-    settings = request.app.state.runtime.definition.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
 Store = Annotated[ObjectStore, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_metrics(request: Request) -> EnrollmentMetrics:
-    return EnrollmentMetrics.of(request.app.state.runtime.metrics.registry)
+async def get_metrics(runtime: Runtime) -> EnrollmentMetrics:
+    return EnrollmentMetrics.of(runtime.metrics.registry)
 
 
 Metrics = Annotated[EnrollmentMetrics, Depends(get_metrics)]

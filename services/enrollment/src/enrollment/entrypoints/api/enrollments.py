@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from enrollment.adapters.enrollment_repository import CatalogRepository
-from enrollment.domain.enrollment import Enrollment, EnrollmentRefused
-from enrollment.entrypoints.api.deps import ClockDep, Metrics, Sessions
+from enrollment.domain.enrollment import Enrollment
+from enrollment.entrypoints.api.deps import Metrics, UoW
 from enrollment.service_layer import enrollments as commands
-from enrollment.service_layer.unit_of_work import UnitOfWork
 from mc_events.auth import Principal, Role, require
 from mc_events.contracts.common import Purpose
 from mc_events.contracts.review import MisconductKind
+from mc_events.dependencies import ClockDep
+from mc_events.refusals import Forbidden
 
 router = APIRouter(tags=["enrollments"])
 
@@ -58,12 +58,9 @@ class EnrollmentOut(BaseModel):
     may_reenroll_from: datetime | None
 
 
-class Refused(BaseModel):
-    reason: str
-    detail: str
-
-
 class CatalogVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     micro_credential_id: str
     version: int
     title: str
@@ -94,14 +91,8 @@ def _out(e: Enrollment) -> EnrollmentOut:
     )
 
 
-def _refused(reason: str, detail: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_409_CONFLICT, Refused(reason=reason, detail=detail).model_dump()
-    )
-
-
 _REFUSALS: dict[int | str, dict[str, Any]] = {
-    409: {"description": "A rule refuses it: detail.reason says which, detail.detail why"}
+    409: {"description": "A rule refuses it: reason says which, detail why"}
 }
 
 
@@ -112,27 +103,17 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     responses={**_REFUSALS, 403: {"description": "Not the caller's educator id"}},
 )
 async def enroll(
-    body: EnrollRequest,
-    principal: Educator,
-    sessions: Sessions,
-    clock: ClockDep,
-    metrics: Metrics,
+    body: EnrollRequest, principal: Educator, uow: UoW, clock: ClockDep, metrics: Metrics
 ) -> EnrollmentOut:
     if principal.educator_id != body.educator_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "educators enroll only themselves")
-    try:
-        async with UnitOfWork(sessions) as uow:
-            enrollment = await commands.enroll(
-                uow,
-                educator_id=body.educator_id,
-                micro_credential_id=body.micro_credential_id,
-                purpose=body.purpose,
-                now=clock(),
-            )
-    except EnrollmentRefused as exc:
-        raise _refused(exc.reason.value, exc.detail) from exc
-    except commands.NotOnRoster as exc:
-        raise _refused("not_on_roster", "HR has not registered you yet") from exc
+        raise Forbidden("educators enroll only themselves")
+    enrollment = await commands.enroll(
+        uow,
+        educator_id=body.educator_id,
+        micro_credential_id=body.micro_credential_id,
+        purpose=body.purpose,
+        now=clock(),
+    )
     metrics.enrollments.labels("enrolled").inc()
     return _out(enrollment)
 
@@ -145,34 +126,27 @@ async def enroll(
 async def withdraw(
     enrollment_id: str,
     principal: Educator,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
     metrics: Metrics,
     body: WithdrawRequest | None = None,
 ) -> EnrollmentOut:
-    try:
-        async with UnitOfWork(sessions) as uow:
-            enrollment = await commands.withdraw(
-                uow,
-                enrollment_id=enrollment_id,
-                educator_id=principal.educator_id or "",
-                reason=body.reason if body else "",
-                now=clock(),
-            )
-    except EnrollmentRefused as exc:
-        raise _refused(exc.reason.value, exc.detail) from exc
-    except commands.UnknownEnrollment as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrollment") from exc
+    enrollment = await commands.withdraw(
+        uow,
+        enrollment_id=enrollment_id,
+        educator_id=principal.educator_id or "",
+        reason=body.reason if body else "",
+        now=clock(),
+    )
     metrics.enrollments.labels("withdrawn").inc()
     return _out(enrollment)
 
 
 @router.get("/enrollments/me", summary="My enrollments: status, deadline, attempts left")
-async def my_enrollments(principal: Educator, sessions: Sessions) -> list[EnrollmentOut]:
+async def my_enrollments(principal: Educator, uow: UoW) -> list[EnrollmentOut]:
     if not principal.educator_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the token names no educator")
-    async with UnitOfWork(sessions) as uow:
-        return [_out(e) for e in await commands.my_enrollments(uow, principal.educator_id)]
+        raise Forbidden("the token names no educator")
+    return [_out(e) for e in await commands.my_enrollments(uow, principal.educator_id)]
 
 
 @router.get(
@@ -182,22 +156,9 @@ async def my_enrollments(principal: Educator, sessions: Sessions) -> list[Enroll
 async def catalog_versions(
     micro_credential_id: str,
     _: Annotated[Principal, Depends(require(Role.EDUCATOR, Role.DISTRICT_ADMIN, Role.STATE_ADMIN))],
-    sessions: Sessions,
+    uow: UoW,
 ) -> list[CatalogVersionOut]:
-    async with UnitOfWork(sessions) as uow:
-        rows = await CatalogRepository(uow.session).versions(micro_credential_id)
-    if not rows:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown micro-credential")
     return [
-        CatalogVersionOut(
-            micro_credential_id=r["micro_credential_id"],
-            version=r["version"],
-            title=r["title"],
-            attempt_cap=r["attempt_cap"],
-            completion_window_days=r["completion_window_days"],
-            cooldown_days=r["cooldown_days"],
-            allowed_purposes=list(r["allowed_purposes"]),
-            retired=r["retired_at"] is not None,
-        )
-        for r in rows
+        CatalogVersionOut.model_validate(version)
+        for version in await commands.catalog_versions(uow, micro_credential_id)
     ]

@@ -7,18 +7,15 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from enrollment.adapters.object_store import key_of
-from enrollment.domain.enrollment import EnrollmentRefused
-from enrollment.domain.evidence import EvidenceRejected
-from enrollment.entrypoints.api.deps import ClockDep, Metrics, Sessions, SettingsDep, Store
+from enrollment.entrypoints.api.deps import Metrics, SettingsDep, Store, UoW
 from enrollment.service_layer import evidence as commands
-from enrollment.service_layer.unit_of_work import UnitOfWork
 from mc_events.auth import Principal, Role, require
 from mc_events.contracts.review import MisconductKind
+from mc_events.dependencies import ClockDep
 
 router = APIRouter(prefix="/enrollments/{enrollment_id}", tags=["evidence"])
 UPLOADS_PREFIX = "/uploads/"
@@ -29,6 +26,8 @@ Educator = Annotated[Principal, Depends(require(Role.EDUCATOR))]
 
 
 class ArtifactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     artifact_id: str
     requirement_id: str
     kind: str
@@ -83,33 +82,32 @@ class AttemptOut(BaseModel):
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such enrollment of the caller"},
-    409: {"description": "The enrollment takes no evidence now (detail.reason says why)"},
+    409: {"description": "The enrollment takes no evidence now (reason says why)"},
 }
 
 
-class _Mapped:
-    """Maps command errors to HTTP answers (one place, the same for every evidence route)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc is None:
-            return
-        if isinstance(exc, EnrollmentRefused):
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, {"reason": exc.reason.value, "detail": exc.detail}
-            ) from exc
-        if isinstance(exc, commands.UnknownEnrollment):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrollment") from exc
-        if isinstance(exc, EvidenceRejected):
-            raise HTTPException(exc.status, exc.message) from exc
-        if isinstance(exc, commands.TooLarge):
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
-
-
-def _artifact(out: commands.ArtifactOut) -> ArtifactOut:
-    return ArtifactOut(**out.__dict__)
+async def _add_text(
+    uow: UoW,
+    store: Store,
+    principal: Principal,
+    enrollment_id: str,
+    requirement_id: str,
+    now: datetime,
+    *,
+    text: str | None = None,
+    url: str | None = None,
+) -> ArtifactOut:
+    artifact = await commands.add_text(
+        uow,
+        store,
+        enrollment_id=enrollment_id,
+        educator_id=principal.educator_id or "",
+        requirement_id=requirement_id,
+        text=text,
+        url=url,
+        now=now,
+    )
+    return ArtifactOut.model_validate(artifact)
 
 
 @uploads_router.post(
@@ -129,30 +127,27 @@ async def upload_file(
     requirement_id: str,
     request: Request,
     principal: Educator,
-    sessions: Sessions,
+    uow: UoW,
     store: Store,
     settings: SettingsDep,
     clock: ClockDep,
     metrics: Metrics,
 ) -> ArtifactOut:
     length = request.headers.get("content-length")
-    with _Mapped():
-        stored = _artifact(
-            await commands.add_file(
-                lambda: UnitOfWork(sessions),
-                store,
-                enrollment_id=enrollment_id,
-                educator_id=principal.educator_id or "",
-                requirement_id=requirement_id,
-                content_type=request.headers.get("content-type"),
-                content_length=int(length) if length and length.isdigit() else None,
-                chunks=request.stream(),
-                max_bytes=settings.evidence_max_bytes,
-                now=clock(),
-            )
-        )
+    stored = await commands.add_file(
+        uow,
+        store,
+        enrollment_id=enrollment_id,
+        educator_id=principal.educator_id or "",
+        requirement_id=requirement_id,
+        content_type=request.headers.get("content-type"),
+        content_length=int(length) if length and length.isdigit() else None,
+        chunks=request.stream(),
+        max_bytes=settings.evidence_max_bytes,
+        now=clock(),
+    )
     metrics.evidence_bytes.inc(stored.size_bytes)
-    return stored
+    return ArtifactOut.model_validate(stored)
 
 
 @router.post(
@@ -166,23 +161,13 @@ async def add_reflection(
     requirement_id: str,
     body: ReflectionIn,
     principal: Educator,
-    sessions: Sessions,
+    uow: UoW,
     store: Store,
     clock: ClockDep,
 ) -> ArtifactOut:
-    with _Mapped():
-        return _artifact(
-            await commands.add_text(
-                lambda: UnitOfWork(sessions),
-                store,
-                enrollment_id=enrollment_id,
-                educator_id=principal.educator_id or "",
-                requirement_id=requirement_id,
-                text=body.text,
-                url=None,
-                now=clock(),
-            )
-        )
+    return await _add_text(
+        uow, store, principal, enrollment_id, requirement_id, clock(), text=body.text
+    )
 
 
 @router.post(
@@ -196,23 +181,13 @@ async def add_link(
     requirement_id: str,
     body: LinkIn,
     principal: Educator,
-    sessions: Sessions,
+    uow: UoW,
     store: Store,
     clock: ClockDep,
 ) -> ArtifactOut:
-    with _Mapped():
-        return _artifact(
-            await commands.add_text(
-                lambda: UnitOfWork(sessions),
-                store,
-                enrollment_id=enrollment_id,
-                educator_id=principal.educator_id or "",
-                requirement_id=requirement_id,
-                text=None,
-                url=body.url,
-                now=clock(),
-            )
-        )
+    return await _add_text(
+        uow, store, principal, enrollment_id, requirement_id, clock(), url=body.url
+    )
 
 
 @router.post(
@@ -228,26 +203,30 @@ async def add_link(
 async def submit(
     enrollment_id: str,
     principal: Educator,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
     idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
     response: Response,
     metrics: Metrics,
 ) -> SubmissionOut:
-    with _Mapped():
-        async with UnitOfWork(sessions) as uow:
-            result = await commands.submit(
-                uow,
-                enrollment_id=enrollment_id,
-                educator_id=principal.educator_id or "",
-                idempotency_key=idempotency_key,
-                now=clock(),
-            )
+    result = await commands.submit(
+        uow,
+        enrollment_id=enrollment_id,
+        educator_id=principal.educator_id or "",
+        idempotency_key=idempotency_key,
+        now=clock(),
+    )
     if not result.replayed:
         metrics.submissions.labels("complete" if result.complete else "incomplete").inc()
     if not result.complete:
         response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-    return SubmissionOut(**result.__dict__)
+    return SubmissionOut(
+        submission_id=result.submission_id,
+        complete=result.complete,
+        attempt=result.attempt,
+        status=result.status.value,
+        problems=[p.as_json() for p in result.problems],
+    )
 
 
 @router.get(
@@ -255,27 +234,31 @@ async def submit(
     summary="My submissions of one enrollment: completeness, decision and feedback per attempt",
     responses=_ERRORS,
 )
-async def my_submissions(
-    enrollment_id: str, principal: Educator, sessions: Sessions
-) -> list[AttemptOut]:
-    with _Mapped():
-        async with UnitOfWork(sessions) as uow:
-            rows = await commands.submissions_of(
-                uow, enrollment_id=enrollment_id, educator_id=principal.educator_id or ""
-            )
+async def my_submissions(enrollment_id: str, principal: Educator, uow: UoW) -> list[AttemptOut]:
+    submissions = await commands.submissions_of(
+        uow, enrollment_id=enrollment_id, educator_id=principal.educator_id or ""
+    )
     return [
         AttemptOut(
-            submission_id=row.submission_id,
-            attempt=row.attempt,
-            complete=row.complete,
-            problems=list(row.problems),
-            submitted_at=row.submitted_at,
-            outcome=row.outcome,
-            misconduct=row.misconduct,
-            decided_at=row.decided_at,
-            results=[CriterionFeedback(**r) for r in row.results or []],
+            submission_id=s.submission_id,
+            attempt=s.attempt,
+            complete=s.complete,
+            problems=[p.as_json() for p in s.problems],
+            submitted_at=s.submitted_at,
+            outcome=s.decision.outcome.value if s.decision else None,
+            misconduct=s.decision.misconduct if s.decision else None,
+            decided_at=s.decision.decided_at if s.decision else None,
+            results=[
+                CriterionFeedback(
+                    criterion_id=r.criterion_id,
+                    achieved_level_id=r.achieved_level_id,
+                    met=r.met,
+                    feedback=r.feedback,
+                )
+                for r in (s.decision.results if s.decision else ())
+            ],
         )
-        for row in rows
+        for s in submissions
     ]
 
 
@@ -299,7 +282,7 @@ async def artifact_content(
     principal: Annotated[
         Principal, Depends(require(Role.EDUCATOR, Role.ASSESSOR, Role.APPROVER, Role.STATE_ADMIN))
     ],
-    sessions: Sessions,
+    uow: UoW,
     store: Store,
 ) -> StreamingResponse:
     reader = commands.Reader(
@@ -307,14 +290,11 @@ async def artifact_content(
         assessor_id=principal.assessor_id if principal.has(Role.ASSESSOR, Role.APPROVER) else None,
         state_admin=principal.has(Role.STATE_ADMIN),
     )
-    try:
-        async with UnitOfWork(sessions) as uow:
-            artifact = await commands.readable_artifact(uow, artifact_id, reader)
-    except commands.UnknownEnrollment as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such artifact") from exc
+    content = await commands.open_artifact(uow, store, artifact_id, reader)
+    artifact = content.artifact
     digest = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
     return StreamingResponse(
-        await store.read(key_of(artifact.uri)),
+        content.chunks,
         media_type=artifact.content_type,
         headers={
             "Content-Length": str(artifact.size_bytes),

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from enrollment.entrypoints.api.deps import ClockDep, Sessions, SettingsDep
+from enrollment.entrypoints.api.deps import SettingsDep, UoW
 from enrollment.service_layer.deadlines import sweep
 from mc_events.auth import Principal, Role, require
+from mc_events.dependencies import ClockDep
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 
@@ -30,9 +31,9 @@ class SweepOut(BaseModel):
 )
 async def deadline_sweep(
     _: Annotated[Principal, Depends(require(Role.STATE_ADMIN))],
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> SweepOut:
-    result = await sweep(sessions, clock(), reminder_days=settings.reminder_days)
+    result = await sweep(uow, clock(), reminder_days=settings.reminder_days)
     return SweepOut(expired=result.expired, reminded=result.reminded)

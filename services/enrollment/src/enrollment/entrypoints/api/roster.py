@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, UploadFile, status
+from fastapi import APIRouter, Depends, UploadFile
 from pydantic import BaseModel
 
-from enrollment.adapters.roster_repository import RosterRepository
-from enrollment.entrypoints.api.deps import ClockDep, Metrics, Sessions
+from enrollment.entrypoints.api.deps import Metrics, UoW
 from enrollment.service_layer import roster_import
-from enrollment.service_layer.unit_of_work import UnitOfWork
+from enrollment.service_layer.roster_import import MAX_IMPORT_BYTES
 from mc_events.auth import Principal, Role, require
+from mc_events.dependencies import ClockDep
+from mc_events.refusals import Forbidden
 
 router = APIRouter(prefix="/roster", tags=["roster"])
 
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
-"""About 300,000 rows of CSV; larger rosters go in several files."""
 MULTIPART_OVERHEAD = 64 * 1024
 """Form boundaries and part headers around the file, for the request body limit."""
 
@@ -63,7 +62,7 @@ def _district_scope(principal: Principal) -> str | None:
     if principal.has(Role.STATE_ADMIN):
         return None
     if not principal.district_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the token names no district")
+        raise Forbidden("the token names no district")
     return principal.district_id
 
 
@@ -82,25 +81,17 @@ def _district_scope(principal: Principal) -> str | None:
     form_limits={"max_files": 1, "max_fields": 8, "max_part_size": 64 * 1024},
 )
 async def import_staff(
-    file: UploadFile, principal: Admin, sessions: Sessions, clock: ClockDep, metrics: Metrics
+    file: UploadFile, principal: Admin, uow: UoW, clock: ClockDep, metrics: Metrics
 ) -> ImportReportOut:
     only_district = _district_scope(principal)
-    data = await file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"the file exceeds {MAX_IMPORT_BYTES} bytes"
-        )
-    try:
-        report = await roster_import.import_roster(
-            sessions,
-            data,
-            filename=file.filename,
-            content_type=file.content_type,
-            only_district=only_district,
-            clock=clock,
-        )
-    except roster_import.UnreadableFile as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    report = await roster_import.import_roster(
+        uow,
+        await file.read(MAX_IMPORT_BYTES + 1),  # one byte more than allowed: refused, not cut
+        filename=file.filename,
+        content_type=file.content_type,
+        only_district=only_district,
+        now=clock(),
+    )
     metrics.roster_rows.labels("accepted").inc(report.accepted)
     metrics.roster_rows.labels("rejected").inc(report.rows - report.accepted)
     metrics.roster_changes.labels("registered").inc(report.registered)
@@ -131,20 +122,14 @@ async def get_educator(
     principal: Annotated[
         Principal, Depends(require(Role.STATE_ADMIN, Role.DISTRICT_ADMIN, Role.EDUCATOR))
     ],
-    sessions: Sessions,
+    uow: UoW,
 ) -> EducatorOut:
-    async with UnitOfWork(sessions) as uow:
-        record = await RosterRepository(uow.session).get(educator_id)
-    allowed = principal.has(Role.STATE_ADMIN) or (
-        record is not None
-        and (
-            (principal.has(Role.DISTRICT_ADMIN) and principal.district_id == record.district_id)
-            or (principal.has(Role.EDUCATOR) and principal.educator_id == educator_id)
-        )
+    viewer = roster_import.Viewer(
+        state_admin=principal.has(Role.STATE_ADMIN),
+        district_id=principal.district_id if principal.has(Role.DISTRICT_ADMIN) else None,
+        educator_id=principal.educator_id if principal.has(Role.EDUCATOR) else None,
     )
-    # The same 404 for "unknown" and "not yours": ids of other districts' staff do not leak.
-    if record is None or not allowed:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such educator")
+    record = await roster_import.educator(uow, educator_id, viewer)
     return EducatorOut(
         educator_id=record.educator_id,
         first_name=record.first_name,
