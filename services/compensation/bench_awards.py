@@ -31,13 +31,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from compensation.adapters import repository as repo
 from compensation.bootstrap import MIGRATIONS
 from compensation.domain.fiscal import FiscalCalendar
 from compensation.domain.lanes import SalaryLaneRule
 from compensation.domain.rules import Educator, RuleKind, StipendRule
 from compensation.entrypoints.consumer import build_handlers
-from compensation.service_layer import lanes, rules, stipends
+from compensation.service_layer import rules, stipends
+from compensation.service_layer.unit_of_work import UnitOfWork
 from mc_events import migrations
 from mc_events.benchmarking import measured
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
@@ -89,68 +89,70 @@ def received(event: CredentialAwarded) -> Received[CredentialAwarded]:
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession], educators: int) -> None:
+    """What the API would do (one command each), then the roster read model."""
     calendar = FiscalCalendar(7, 1, "America/New_York")
-    async with sessions() as session, session.begin():
-        await repo.upsert_district(session, DISTRICT, "FL", "Leon County", clock())
-        for rule in (
-            StipendRule(
-                rule_id="fl-mc",
-                version=1,
-                name="Florida MC completion stipend",
-                state="FL",
-                kind=RuleKind.PER_CREDENTIAL,
-                amount_cents=100_000,
-                funding_source=FUNDING,
-                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-                eligible_roles=frozenset({"teacher", "instructional_coach"}),
-                calendar=calendar,
-            ),
-            StipendRule(
-                rule_id="leon-first-mc",
-                version=1,
-                name="Leon first micro-credential bonus",
-                state="FL",
-                district_id=DISTRICT,
-                kind=RuleKind.FIRST_CREDENTIAL,
-                amount_cents=15_000,
-                funding_source=FUNDING,
-                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-                annual_cap_cents=15_000,
-                calendar=calendar,
-            ),
-        ):
-            await rules.publish_rule(
-                session, rule, published_by="sea", acting_for_district=None, at=clock()
-            )
-        await lanes.publish_lane_rule(
-            session,
-            SalaryLaneRule(
-                rule_id="fl-lane",
-                version=1,
-                name="Stack completion moves to MA+15",
-                state="FL",
-                rank=2,
-                lane="MA+15",
-                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-                stack_ids=frozenset({"stack-assessment"}),
-            ),
-            published_by="sea",
-            acting_for_district=None,
-            at=clock(),
+    await rules.register_district(
+        UnitOfWork(sessions), DISTRICT, state="FL", name="Leon County", clock=clock
+    )
+    for rule in (
+        StipendRule(
+            rule_id="fl-mc",
+            version=1,
+            name="Florida MC completion stipend",
+            state="FL",
+            kind=RuleKind.PER_CREDENTIAL,
+            amount_cents=100_000,
+            funding_source=FUNDING,
+            effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+            eligible_roles=frozenset({"teacher", "instructional_coach"}),
+            calendar=calendar,
+        ),
+        StipendRule(
+            rule_id="leon-first-mc",
+            version=1,
+            name="Leon first micro-credential bonus",
+            state="FL",
+            district_id=DISTRICT,
+            kind=RuleKind.FIRST_CREDENTIAL,
+            amount_cents=15_000,
+            funding_source=FUNDING,
+            effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+            annual_cap_cents=15_000,
+            calendar=calendar,
+        ),
+    ):
+        await rules.publish(
+            UnitOfWork(sessions), rule, published_by="sea", acting_for_district=None, clock=clock
         )
-        await stipends.add_funds(
-            session,
-            (DISTRICT, FUNDING, 2026),
-            (educators + 1) * 115_000,
-            added_by="sea",
-            clock=clock,
-        )
+    await rules.publish(
+        UnitOfWork(sessions),
+        SalaryLaneRule(
+            rule_id="fl-lane",
+            version=1,
+            name="Stack completion moves to MA+15",
+            state="FL",
+            rank=2,
+            lane="MA+15",
+            effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+            stack_ids=frozenset({"stack-assessment"}),
+        ),
+        published_by="sea",
+        acting_for_district=None,
+        clock=clock,
+    )
+    await stipends.add_funds(
+        UnitOfWork(sessions),
+        (DISTRICT, FUNDING, 2026),
+        (educators + 1) * 115_000,
+        added_by="sea",
+        clock=clock,
+    )
+    async with UnitOfWork(sessions) as uow:
         for i in range(educators):
-            await repo.upsert_educator(
-                session,
-                Educator(f"FL-{i:07d}", DISTRICT, "teacher", "professional"),
-                clock(),
+            await uow.roster.upsert_educator(
+                Educator(f"FL-{i:07d}", DISTRICT, "teacher", "professional"), clock()
             )
+        await uow.commit()
 
 
 async def run(url: str, n: int, batch: int, top: int) -> None:

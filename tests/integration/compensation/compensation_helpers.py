@@ -4,14 +4,16 @@ shared), set-up of a Florida district, and queries that wait for effects."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 
-from compensation.adapters import repository as repo
 from compensation.domain.rules import Award, Basis, Educator
+from compensation.service_layer.unit_of_work import UnitOfWork
 from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.base import Event
@@ -199,12 +201,21 @@ def clock() -> datetime:
     return datetime(2025, 10, 2, tzinfo=UTC)
 
 
+@asynccontextmanager
+async def transaction(svc: RunningService) -> AsyncIterator[UnitOfWork]:
+    """A unit of work on the service's database, committed at the end of the block, as the
+    consumer runtime commits what its handlers did (rolled back if the block raises)."""
+    async with UnitOfWork(svc.runtime.sessions) as uow:
+        yield uow
+        await uow.commit()
+
+
 async def add_teachers(svc: RunningService, district_id: str, count: int) -> list[str]:
     educators = [unique_name("edu") for _ in range(count)]
-    async with svc.runtime.sessions() as session, session.begin():
+    async with transaction(svc) as uow:
         for educator in educators:
-            await repo.upsert_educator(
-                session, Educator(educator, district_id, "teacher", "professional"), clock()
+            await uow.roster.upsert_educator(
+                Educator(educator, district_id, "teacher", "professional"), clock()
             )
     return educators
 

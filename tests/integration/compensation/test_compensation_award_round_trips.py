@@ -22,12 +22,12 @@ from compensation_helpers import awarded
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from compensation.adapters import repository as repo
 from compensation.bootstrap import MIGRATIONS
 from compensation.domain.fiscal import FiscalCalendar
 from compensation.domain.rules import Educator, RuleKind, StipendRule
 from compensation.entrypoints.consumer import build_handlers
 from compensation.service_layer import rules, stipends
+from compensation.service_layer.unit_of_work import UnitOfWork
 from mc_events.contracts.registry import CredentialAwarded
 from mc_events.db import session_factory, statements_run
 from mc_events.envelope import Envelope, Received
@@ -74,22 +74,26 @@ async def florida(
     ``paid``: the district is in Florida and has a first-credential rule of its own (else it
     is in Georgia, where no rule pays)."""
     district = f"leon-{uuid.uuid4().hex[:8]}"
-    async with sessions() as session, session.begin():
-        await repo.upsert_district(session, district, "FL" if paid else "GA", "Leon", clock())
-        published = [rule("fl-mc", RuleKind.PER_CREDENTIAL, 100_000, None)]
-        if paid:
-            published.append(rule("leon-first-mc", RuleKind.FIRST_CREDENTIAL, 15_000, district))
-        for each in published:
-            await rules.publish_rule(
-                session, each, published_by="sea", acting_for_district=None, at=clock()
-            )
-        await stipends.add_funds(
-            session, (district, FUNDING, 2026), 10_000_000, added_by="sea", clock=clock
+    state = "FL" if paid else "GA"
+    await rules.register_district(
+        UnitOfWork(sessions), district, state=state, name="Leon", clock=clock
+    )
+    published = [rule("fl-mc", RuleKind.PER_CREDENTIAL, 100_000, None)]
+    if paid:
+        published.append(rule("leon-first-mc", RuleKind.FIRST_CREDENTIAL, 15_000, district))
+    for each in published:
+        await rules.publish(
+            UnitOfWork(sessions), each, published_by="sea", acting_for_district=None, clock=clock
         )
+    await stipends.add_funds(
+        UnitOfWork(sessions), (district, FUNDING, 2026), 10_000_000, added_by="sea", clock=clock
+    )
+    async with UnitOfWork(sessions) as uow:
         for educator in educators:
-            await repo.upsert_educator(
-                session, Educator(educator, district, "teacher", "professional"), clock()
+            await uow.roster.upsert_educator(
+                Educator(educator, district, "teacher", "professional"), clock()
             )
+        await uow.commit()
     return district
 
 

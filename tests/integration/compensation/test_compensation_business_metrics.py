@@ -5,19 +5,21 @@ without handling a single event."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from compensation.adapters import lanes_repository, payroll_repository
-from compensation.adapters import repository as repo
 from compensation.bootstrap import build
 from compensation.config import Settings
-from compensation.domain.payroll import BatchHeader
+from compensation.domain.credentials import SUSPENDED, CredentialRef
+from compensation.domain.ledger import APPROVAL, REVERSAL, LedgerEntry
+from compensation.domain.payroll import Batch, BatchHeader, PayrollLine
 from compensation.domain.rules import Basis
 from compensation.entrypoints import business_metrics
+from compensation.service_layer.unit_of_work import UnitOfWork
 from mc_events.consumer import wait_until
 from mc_events.service import create_app
 from mc_events.testing import running_service, unique_name
@@ -25,36 +27,37 @@ from mc_events.testing import running_service, unique_name
 AT = datetime(2026, 9, 15, 12, tzinfo=UTC)
 
 
-def approval(credential_id: str, cents: int) -> dict[str, Any]:
-    return {
-        "entry_id": unique_name("entry"),
-        "kind": "approval",
-        "educator_id": f"TX-{credential_id}",
-        "district_id": "D-metrics",
-        "basis": Basis.CREDENTIAL.value,
-        "award_key": f"credential:{credential_id}",
-        "credential_id": credential_id,
-        "rule_id": "stipend-1",
-        "rule_version": 1,
-        "fiscal_year": 2027,
-        "fiscal_period": 3,
-        "cap_period": 2027,
-        "amount_cents": cents,
-        "funding_source": "title-ii",
-        "awarded_at": AT,
-        "recorded_at": AT,
-    }
+def approval(credential_id: str, cents: int) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=unique_name("entry"),
+        kind=APPROVAL,
+        educator_id=f"TX-{credential_id}",
+        district_id="D-metrics",
+        basis=Basis.CREDENTIAL.value,
+        award_key=f"credential:{credential_id}",
+        credential_id=credential_id,
+        stack_completion_id=None,
+        rule_id="stipend-1",
+        rule_version=1,
+        fiscal_year=2027,
+        fiscal_period=3,
+        cap_period=2027,
+        amount_cents=cents,
+        funding_source="title-ii",
+        awarded_at=AT,
+        recorded_at=AT,
+    )
 
 
-def reversal(original: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **original,
-        "entry_id": unique_name("entry"),
-        "kind": "reversal",
-        "amount_cents": -original["amount_cents"],
-        "reverses_entry_id": original["entry_id"],
-        "reason": "credential revoked",
-    }
+def reversal(original: LedgerEntry) -> LedgerEntry:
+    return replace(
+        original,
+        entry_id=unique_name("entry"),
+        kind=REVERSAL,
+        amount_cents=-original.amount_cents,
+        reverses_entry_id=original.entry_id,
+        reason="credential revoked",
+    )
 
 
 async def gauges(client: httpx.AsyncClient) -> dict[tuple[str, tuple[Any, ...]], float]:
@@ -91,10 +94,10 @@ async def test_refresh_exports_the_ledger_sums_and_a_restart_exports_them_again(
         clawed = approval("cred-clawed", 20_000)
         held = approval("cred-held", 7_525)
         exported = approval("cred-exported", 1_000)
-        async with svc.runtime.sessions() as session, session.begin():
+        async with UnitOfWork(svc.runtime.sessions) as uow:
             for entry in (paid, clawed, held, exported):
-                await repo.insert_entry(session, entry)
-            assert await repo.insert_reversal(session, reversal(clawed))
+                await uow.ledger.insert_entry(entry)
+            await uow.ledger.insert_entry(reversal(clawed))
             header = BatchHeader(
                 batch_id=unique_name("batch"),
                 district_id="D-metrics",
@@ -104,24 +107,18 @@ async def test_refresh_exports_the_ledger_sums_and_a_restart_exports_them_again(
                 idempotency_key=unique_name("idem"),
                 exported_at=AT,
             )
-            ids = [paid["entry_id"], exported["entry_id"]]
-            await payroll_repository.insert_batch(
-                session, header, ids, total_cents=16_000, checksum="0" * 64
-            )
-            await payroll_repository.settle_items(
-                session, header.batch_id, [paid["entry_id"]], "paid", AT
-            )
+            lines = [PayrollLine.of(n, entry) for n, entry in enumerate((paid, exported), 1)]
+            await uow.payroll.insert_batch(Batch(header, lines, "exported", "0" * 64))
+            await uow.payroll.settle_items(header.batch_id, [paid.entry_id], "paid", AT)
             for credential_id in ("cred-held", "cred-exported"):  # exported: stays in its batch
-                await lanes_repository.set_status(
-                    session,
-                    credential_id=credential_id,
-                    educator_id=f"TX-{credential_id}",
-                    district_id="D-metrics",
-                    status="suspended",
+                await uow.holds.set_status(
+                    CredentialRef(credential_id, f"TX-{credential_id}", "D-metrics"),
+                    SUSPENDED,
                     changed_at=AT,
                     reason="under investigation",
                     at=AT,
                 )
+            await uow.commit()
 
         assert await gauges(svc.client) == expected(0, 0, 0, 0, 0)  # not refreshed yet
         await business_metrics.refresh(svc.runtime)

@@ -16,6 +16,7 @@ from compensation_helpers import (
     rows,
     scalar,
     setup_florida,
+    transaction,
 )
 
 from compensation.domain.rules import Award
@@ -32,8 +33,8 @@ async def award_concurrently(svc: RunningService, awards: list[Award]) -> list[A
 
     async def one(award: Award) -> AwardResult:
         await start.wait()  # release them together
-        async with svc.runtime.sessions() as session, session.begin():
-            return await apply_award(session, award, clock)
+        async with transaction(svc) as uow:
+            return await apply_award(uow, award, clock)
 
     tasks = [asyncio.create_task(one(award)) for award in awards]
     await asyncio.sleep(0.05)
@@ -103,15 +104,13 @@ async def test_a_revocation_racing_its_award_never_leaves_money_paid(svc):
 
     async def award(a: Award) -> None:
         await start.wait()
-        async with svc.runtime.sessions() as session, session.begin():
-            await apply_award(session, a, clock)
+        async with transaction(svc) as uow:
+            await apply_award(uow, a, clock)
 
     async def revoke(a: Award) -> None:
         await start.wait()
-        async with svc.runtime.sessions() as session, session.begin():
-            await reverse_award(
-                session, a.award_key, StipendReversalReason.CREDENTIAL_REVOKED, clock
-            )
+        async with transaction(svc) as uow:
+            await reverse_award(uow, a.award_key, StipendReversalReason.CREDENTIAL_REVOKED, clock)
 
     tasks = [asyncio.create_task(job(a)) for a in awards for job in (award, revoke)]
     await asyncio.sleep(0.05)

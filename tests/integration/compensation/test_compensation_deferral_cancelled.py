@@ -20,6 +20,7 @@ from compensation_helpers import (
     setup_florida,
     stack_bonus_rule,
     teacher,
+    transaction,
     wait_for_educator,
     wait_for_entries,
 )
@@ -104,13 +105,13 @@ async def test_a_reversed_stack_completion_cancels_its_deferred_bonus(svc):
     completion = Award(
         Basis.STACK_COMPLETION, unique_name("stc"), "stack-x", educator, fl.district_id, AWARDED_AT
     )
-    async with svc.runtime.sessions() as session, session.begin():
-        result = await apply_award(session, completion, clock)
+    async with transaction(svc) as uow:
+        result = await apply_award(uow, completion, clock)
     (deferral_id,) = result.deferred  # only the per-stack rule covers a completion
     for _ in range(2):  # the reversal, and its redelivery
-        async with svc.runtime.sessions() as session, session.begin():
+        async with transaction(svc) as uow:
             await reverse_award(
-                session,
+                uow,
                 completion.award_key,
                 StipendReversalReason.STACK_COMPLETION_REVERSED,
                 clock,

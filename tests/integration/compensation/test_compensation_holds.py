@@ -21,11 +21,13 @@ from compensation_helpers import (
     setup_florida,
     suspended,
     teacher,
+    transaction,
     wait_for,
     wait_for_educator,
     wait_for_entries,
 )
 
+from compensation.domain.credentials import CredentialRef
 from compensation.service_layer import holds
 from compensation.service_layer.stipends import apply_award, reverse_award
 from mc_events.auth import Role
@@ -212,26 +214,26 @@ async def test_status_events_racing_a_revocation_reverse_once_and_leave_nothing_
     fl = await setup_florida(svc, budget_cents=10_000_000)
     educators = await add_teachers(svc, fl.district_id, 4)
     awards = [credential(e, fl.district_id) for e in educators]
-    async with svc.runtime.sessions() as session, session.begin():
+    async with transaction(svc) as uow:
         for award in awards:
-            await apply_award(session, award, clock)
-    refs = [holds.CredentialRef(a.source_id, a.educator_id, a.district_id) for a in awards]
+            await apply_award(uow, award, clock)
+    refs = [CredentialRef(a.source_id, a.educator_id, a.district_id) for a in awards]
     start = asyncio.Event()
 
-    async def run(job, ref: holds.CredentialRef) -> None:
+    async def run(job, ref: CredentialRef) -> None:
         await start.wait()
-        async with svc.runtime.sessions() as session, session.begin():
-            await job(session, ref)
+        async with transaction(svc) as uow:
+            await job(uow, ref)
 
-    async def suspend(session, ref):
-        await holds.suspend(session, ref, at=SUSPENDED_AT, reason="", clock=clock)
+    async def suspend(uow, ref):
+        await holds.suspend(uow, ref, at=SUSPENDED_AT, reason="", clock=clock)
 
-    async def reinstate(session, ref):
-        await holds.reinstate(session, ref, at=REINSTATED_AT, reason="", clock=clock)
+    async def reinstate(uow, ref):
+        await holds.reinstate(uow, ref, at=REINSTATED_AT, reason="", clock=clock)
 
-    async def revoke(session, ref):
-        await holds.mark_revoked(session, ref, at=REVOKED_AT, reason="plagiarism", clock=clock)
-        await reverse_award(session, ref.award_key, StipendReversalReason.CREDENTIAL_REVOKED, clock)
+    async def revoke(uow, ref):
+        await holds.mark_revoked(uow, ref, at=REVOKED_AT, reason="plagiarism", clock=clock)
+        await reverse_award(uow, ref.award_key, StipendReversalReason.CREDENTIAL_REVOKED, clock)
 
     jobs = [suspend, reinstate, revoke, revoke, suspend]
     tasks = [asyncio.create_task(run(job, ref)) for ref in refs for job in jobs]

@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from compensation_helpers import add_teachers, clock, lane_changes, lane_rule, rows, setup_florida
+from compensation_helpers import (
+    add_teachers,
+    clock,
+    lane_changes,
+    lane_rule,
+    rows,
+    setup_florida,
+    transaction,
+)
 from sqlalchemy.exc import DBAPIError
 
 from compensation.domain.lanes import Completion
@@ -42,20 +50,20 @@ def completion(educator: str, district: str, stack: str) -> Completion:
 
 
 async def complete(svc: RunningService, c: Completion) -> list[str]:
-    async with svc.runtime.sessions() as session, session.begin():
-        return await lanes.apply_completion(session, c, clock)
+    async with transaction(svc) as uow:
+        return await lanes.apply_completion(uow, c, clock)
 
 
 async def reverse(svc: RunningService, c: Completion) -> list[str]:
-    async with svc.runtime.sessions() as session, session.begin():
+    async with transaction(svc) as uow:
         await reverse_award(
-            session,
+            uow,
             lanes.completion_key(c.completion_id),
             StipendReversalReason.STACK_COMPLETION_REVERSED,
             clock,
         )
         return await lanes.revert_completion(
-            session, c.completion_id, c.educator_id, c.district_id, REVERSED, clock
+            uow, c.completion_id, c.educator_id, c.district_id, REVERSED, clock
         )
 
 

@@ -16,6 +16,7 @@ from compensation_helpers import (
     ledger,
     setup_florida,
     teacher,
+    transaction,
     wait_for_educator,
     wait_for_entries,
 )
@@ -33,8 +34,8 @@ pytestmark = pytest.mark.slow
 async def paid_entry(svc):
     fl = await setup_florida(svc, budget_cents=1_000_000)
     (educator,) = await add_teachers(svc, fl.district_id, 1)
-    async with svc.runtime.sessions() as session, session.begin():
-        await apply_award(session, credential(educator, fl.district_id), clock)
+    async with transaction(svc) as uow:
+        await apply_award(uow, credential(educator, fl.district_id), clock)
     (entry,) = await ledger(svc, educator)
     return entry
 

@@ -9,9 +9,17 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from compensation_helpers import add_teachers, clock, credential, outbox_events, setup_florida
+from compensation_helpers import (
+    add_teachers,
+    clock,
+    credential,
+    outbox_events,
+    setup_florida,
+    transaction,
+)
 
 from compensation.domain import ids
+from compensation.domain.credentials import CredentialRef
 from compensation.service_layer import holds
 from compensation.service_layer.stipends import apply_award, reverse_award
 from mc_events.auth import Role
@@ -30,11 +38,11 @@ async def paid_and_clawed_back(svc, fl):
     """Three $1,000 stipends, one of them revoked: four ledger entries, $2,000 net."""
     educators = await add_teachers(svc, fl.district_id, 3)
     awards = [credential(e, fl.district_id) for e in educators]
-    async with svc.runtime.sessions() as session, session.begin():
+    async with transaction(svc) as uow:
         for award in awards:
-            await apply_award(session, award, clock)
+            await apply_award(uow, award, clock)
         await reverse_award(
-            session, awards[0].award_key, StipendReversalReason.CREDENTIAL_REVOKED, clock
+            uow, awards[0].award_key, StipendReversalReason.CREDENTIAL_REVOKED, clock
         )
     return educators
 
@@ -158,14 +166,14 @@ async def test_payments_are_paged_in_recorded_order_without_overlap_or_gaps(svc)
     fl = await setup_florida(svc, budget_cents=400_000)  # four paid, three deferred
     educators = await add_teachers(svc, fl.district_id, 7)
     awards = [credential(e, fl.district_id) for e in educators]
-    async with svc.runtime.sessions() as session, session.begin():
+    async with transaction(svc) as uow:
         for award in awards:
-            await apply_award(session, award, clock)
-    async with svc.runtime.sessions() as session, session.begin():
+            await apply_award(uow, award, clock)
+    async with transaction(svc) as uow:
         for award in awards[:3]:  # the first three are funded: their entries are held
-            ref = holds.CredentialRef(award.source_id, award.educator_id, award.district_id)
+            ref = CredentialRef(award.source_id, award.educator_id, award.district_id)
             await holds.suspend(
-                session, ref, at=datetime(2025, 10, 20, tzinfo=UTC), reason="", clock=clock
+                uow, ref, at=datetime(2025, 10, 20, tzinfo=UTC), reason="", clock=clock
             )
     admin = svc.auth("admin", Role.DISTRICT_ADMIN, district_id=fl.district_id)
     url = f"/districts/{fl.district_id}/payments/2026"

@@ -28,13 +28,15 @@ from compensation_helpers import (
     setup_florida,
     suspended,
     teacher,
+    transaction,
     wait_for,
     wait_for_educator,
     wait_for_entries,
 )
 from sqlalchemy.exc import DBAPIError
 
-from compensation.service_layer import holds, reissues
+from compensation.domain.credentials import CredentialRef, Reissue
+from compensation.service_layer import reissues
 from compensation.service_layer.stipends import apply_award
 from mc_events import kafka
 from mc_events.auth import Role
@@ -312,28 +314,28 @@ async def test_status_of_the_new_id_replayed_before_its_reissue_is_carried_over_
     assert await held_ids(svc, fl.district_id) == [suspended_entry.entry_id]
 
 
-def _reissue(new: str, previous: str) -> reissues.Reissue:
+def _reissue(new: str, previous: str) -> Reissue:
     at = datetime(2025, 10, 15, tzinfo=UTC)
-    return reissues.Reissue(new, previous, "edu-x", "district-x", "enr-x", "correction", at, at)
+    return Reissue(new, previous, "edu-x", "district-x", "enr-x", "correction", at, at)
 
 
 async def test_chains_resolve_to_the_original_cycles_are_refused_and_reissues_are_append_only(
     svc,
 ):
     a, b, c = (unique_name(name) for name in ("cred-a", "cred-b", "cred-c"))
-    async with svc.runtime.sessions() as session, session.begin():
-        assert await reissues.record_reissue(session, _reissue(b, a), clock)
-        assert await reissues.record_reissue(session, _reissue(c, b), clock)
-        assert not await reissues.record_reissue(session, _reissue(c, b), clock)  # once
-        assert not await reissues.record_reissue(session, _reissue(c, a), clock)  # first wins
-    async with svc.runtime.sessions() as session:
+    async with transaction(svc) as uow:
+        assert await reissues.record_reissue(uow, _reissue(b, a), clock)
+        assert await reissues.record_reissue(uow, _reissue(c, b), clock)
+        assert not await reissues.record_reissue(uow, _reissue(c, b), clock)  # once
+        assert not await reissues.record_reissue(uow, _reissue(c, a), clock)  # first wins
+    async with transaction(svc) as uow:
         for credential_id in (a, b, c):
-            ref = reissues.holds.CredentialRef(credential_id, "edu-x", "district-x")
-            assert (await reissues.original_of(session, ref)).credential_id == a
+            ref = CredentialRef(credential_id, "edu-x", "district-x")
+            assert (await reissues.original_of(uow, ref)).credential_id == a
     for new, previous in ((a, c), (a, a)):  # would make a credential its own predecessor
         with pytest.raises(reissues.ReissueCycle):
-            async with svc.runtime.sessions() as session, session.begin():
-                await reissues.record_reissue(session, _reissue(new, previous), clock)
+            async with transaction(svc) as uow:
+                await reissues.record_reissue(uow, _reissue(new, previous), clock)
     assert await links(svc, a, b, c) == [(b, a), (c, b)]
     for statement in (
         "UPDATE credential_reissues SET previous_credential_id = 'x' WHERE credential_id = :c",
@@ -376,14 +378,14 @@ async def test_concurrent_revocations_across_a_reissue_chain_reverse_once(svc):
     fl = await setup_florida(svc, budget_cents=10_000_000)
     educators = await add_teachers(svc, fl.district_id, 3)
     awards = [credential(e, fl.district_id) for e in educators]
-    async with svc.runtime.sessions() as session, session.begin():
+    async with transaction(svc) as uow:
         for award in awards:
-            await apply_award(session, award, clock)
-    chains: list[tuple[holds.CredentialRef, holds.CredentialRef]] = []
-    async with svc.runtime.sessions() as session, session.begin():
+            await apply_award(uow, award, clock)
+    chains: list[tuple[CredentialRef, CredentialRef]] = []
+    async with transaction(svc) as uow:
         for award in awards:
             new = unique_name("cred-new")
-            reissue = reissues.Reissue(
+            reissue = Reissue(
                 new,
                 award.source_id,
                 award.educator_id,
@@ -393,19 +395,19 @@ async def test_concurrent_revocations_across_a_reissue_chain_reverse_once(svc):
                 award.awarded_at,
                 datetime(2025, 10, 15, tzinfo=UTC),
             )
-            await reissues.record_reissue(session, reissue, clock)
+            await reissues.record_reissue(uow, reissue, clock)
             chains.append(
                 (
-                    holds.CredentialRef(award.source_id, award.educator_id, award.district_id),
-                    holds.CredentialRef(new, award.educator_id, award.district_id),
+                    CredentialRef(award.source_id, award.educator_id, award.district_id),
+                    CredentialRef(new, award.educator_id, award.district_id),
                 )
             )
     start = asyncio.Event()
 
-    async def run(ref: holds.CredentialRef, at: datetime) -> None:
+    async def run(ref: CredentialRef, at: datetime) -> None:
         await start.wait()
-        async with svc.runtime.sessions() as session, session.begin():
-            await reissues.revoke(session, ref, at=at, reason="plagiarism", clock=clock)
+        async with transaction(svc) as uow:
+            await reissues.revoke(uow, ref, at=at, reason="plagiarism", clock=clock)
 
     before_reissue = datetime(2025, 10, 10, tzinfo=UTC)  # the original's own revocation
     after_reissue = datetime(2025, 11, 1, tzinfo=UTC)

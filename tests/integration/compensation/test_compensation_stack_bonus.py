@@ -13,6 +13,7 @@ from compensation_helpers import (
     ledger,
     setup_florida,
     stack_bonus_rule,
+    transaction,
 )
 
 from compensation.domain.lanes import Completion
@@ -32,8 +33,8 @@ def stack(educator: str, district: str, stack_id: str = "stack-x") -> Award:
 
 
 async def apply(svc: RunningService, award: Award) -> AwardResult:
-    async with svc.runtime.sessions() as session, session.begin():
-        return await apply_award(session, award, clock)
+    async with transaction(svc) as uow:
+        return await apply_award(uow, award, clock)
 
 
 async def test_stack_bonuses_respect_the_annual_cap_and_the_stacks_they_name(svc):
@@ -96,5 +97,5 @@ async def test_a_lane_rule_for_an_educator_missing_from_the_roster_refuses_to_gu
         unique_name("stc"), "stack-x", unique_name("edu"), fl.district_id, AWARDED_AT
     )
     with pytest.raises(lanes.EducatorNotOnRosterForLane):
-        async with svc.runtime.sessions() as session, session.begin():
-            await lanes.apply_completion(session, stranger, clock)
+        async with transaction(svc) as uow:
+            await lanes.apply_completion(uow, stranger, clock)

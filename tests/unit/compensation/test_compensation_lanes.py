@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from compensation.adapters.lanes_repository import lane_rule_from_json, lane_rule_to_json
+from compensation.adapters.rules_repository import lane_rule_from_json, lane_rule_to_json
 from compensation.domain.ids import lane_change_id, lane_grant_id
 from compensation.domain.lanes import (
     Completion,

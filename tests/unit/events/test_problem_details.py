@@ -125,3 +125,8 @@ def test_the_openapi_document_describes_errors_as_problems():
     assert schema["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status"]
     unprocessable = schema["paths"]["/things/{thing_id}"]["post"]["responses"]["422"]
     assert PROBLEM_MEDIA_TYPE in unprocessable["content"]
+
+
+async def test_the_instance_is_a_uri_reference_whatever_the_path_holds():
+    r = await _post("/things/%3Cx%3E%20%C3%A9%7B%7D", {"count": "x"})
+    assert r.json()["instance"] == "/things/%3Cx%3E%20%C3%A9%7B%7D"

@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.exc import DBAPIError
 
-from mc_events.problems import PROBLEM_MEDIA_TYPE, problem, problem_response
+from mc_events.problems import PROBLEM_MEDIA_TYPE, instance_of, problem, problem_response
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -198,7 +198,7 @@ async def _unstorable_value(request: Request, exc: Exception) -> Response:
             422,
             message,
             reason="unstorable_value",
-            instance=request.url.path,
+            instance=instance_of(request),
             errors=[{"loc": ["request"], "msg": message, "type": "unstorable_value"}],
         )
     )

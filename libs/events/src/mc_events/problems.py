@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -103,6 +104,11 @@ def problem_response(
     )
 
 
+def instance_of(request: Request) -> str:
+    """The request's path as a URI reference (percent-encoded as it came, whatever it holds)."""
+    return quote(request.url.path, safe="/:@!$&'()*+,;=-._~")
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -132,12 +138,12 @@ def _from_http_exception(exc: StarletteHTTPException, instance: str) -> dict[str
 
 async def _refusal(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    return problem_response(refusal_problem(exc, request.url.path))
+    return problem_response(refusal_problem(exc, instance_of(request)))
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    body = _from_http_exception(exc, request.url.path)
+    body = _from_http_exception(exc, instance_of(request))
     if exc.status_code in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED):
         return Response(status_code=exc.status_code, headers=exc.headers)
     return problem_response(body, exc.headers)
@@ -155,7 +161,7 @@ async def _validation(request: Request, exc: Exception) -> Response:
             HTTPStatus.UNPROCESSABLE_ENTITY,
             f"the request is not valid: {fields}" if fields else "the request is not valid",
             reason="invalid_request",
-            instance=request.url.path,
+            instance=instance_of(request),
             errors=errors,
         )
     )

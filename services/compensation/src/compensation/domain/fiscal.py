@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mc_events.refusals import Invalid
 
-class InvalidCalendar(ValueError):
+
+class InvalidCalendar(Invalid, ValueError):
     """A fiscal calendar that cannot be used (bad start date or time zone)."""
 
 

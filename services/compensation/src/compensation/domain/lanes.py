@@ -23,7 +23,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from compensation.domain.rules import InvalidRule
+from compensation.domain import ids
+from compensation.domain.versions import (
+    InvalidRule,
+    check_effective_dates,
+    check_identity,
+    check_state,
+    in_force,
+    positive_int,
+    versions_in_force,
+)
+from mc_events.contracts.compensation import SalaryLaneChanged, SalaryLaneChangeReason
 
 
 @dataclass(frozen=True)
@@ -48,29 +58,19 @@ class SalaryLaneRule:
     """Roster roles that qualify; empty: every role."""
 
     def __post_init__(self) -> None:
-        if not self.rule_id:
-            raise InvalidRule("rule_id is required")
-        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
-            raise InvalidRule("version must be a positive integer")
-        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
+        check_identity(self)
+        if not positive_int(self.rank):
             raise InvalidRule("rank must be a positive integer")
-        if len(self.state) != 2 or not self.state.isupper():
-            raise InvalidRule("state must be a two-letter postal code, e.g. 'WI'")
+        check_state(self.state, example="WI")
         if self.lane is not None and not self.lane.strip():
             raise InvalidRule("lane must not be blank (omit it to use the stack's grant)")
         if self.lane is None and not self.stack_ids:
             # Otherwise one rank would be given to whatever lane any stack names.
             raise InvalidRule("a rule that takes the lane from the stack names its stack_ids")
-        for moment in (self.effective_from, self.effective_until):
-            if moment is not None and moment.utcoffset() is None:
-                raise InvalidRule("effective dates must be timezone-aware")
-        if self.effective_until is not None and self.effective_until <= self.effective_from:
-            raise InvalidRule("effective_until must be after effective_from")
+        check_effective_dates(self)
 
     def in_force_at(self, at: datetime) -> bool:
-        return self.effective_from <= at and (
-            self.effective_until is None or at < self.effective_until
-        )
+        return in_force(self, at)
 
 
 @dataclass(frozen=True)
@@ -91,21 +91,11 @@ def lane_rules_in_force(
 ) -> list[SalaryLaneRule]:
     """For each rule id, the version in force on the completion date, if it covers the stack.
     Sorted by rule id (a stable order for grants and locks)."""
-    chosen: dict[str, SalaryLaneRule] = {}
-    for rule in rules:
-        if rule.state != state:
-            continue
-        if rule.district_id is not None and rule.district_id != completion.district_id:
-            continue
-        if not rule.in_force_at(completion.completed_at):
-            continue
-        current = chosen.get(rule.rule_id)
-        if current is None or rule.version > current.version:
-            chosen[rule.rule_id] = rule
+    in_force_now = versions_in_force(
+        rules, state=state, district_id=completion.district_id, at=completion.completed_at
+    )
     return [
-        rule
-        for _, rule in sorted(chosen.items())
-        if not rule.stack_ids or completion.stack_id in rule.stack_ids
+        rule for rule in in_force_now if not rule.stack_ids or completion.stack_id in rule.stack_ids
     ]
 
 
@@ -132,3 +122,138 @@ def effective_lane(grants: Iterable[LaneGrant]) -> LaneGrant | None:
     """The grant that sets the educator's lane: highest rank, then the latest; None: contract
     lane."""
     return max(grants, key=lambda grant: (grant.rank, grant.seq), default=None)
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    """A lane grant as recorded (append-only): a completion under a rule gave a lane."""
+
+    grant_id: str
+    educator_id: str
+    district_id: str
+    stack_completion_id: str
+    stack_id: str
+    rule_id: str
+    rule_version: int
+    lane: str
+    rank: int
+    granted_at: datetime
+    recorded_at: datetime
+    seq: int | None = None
+    reversed_at: datetime | None = None
+    """When its completion was reversed (None: the grant stands, or was not read with it)."""
+    reversal_reason: str | None = None
+
+
+def grant_for(
+    rule: SalaryLaneRule, completion: Completion, role: str | None, now: datetime
+) -> GrantRecord | None:
+    """The grant ``rule`` gives for ``completion`` to an educator in ``role``; None: none."""
+    lane = lane_for(rule, completion, role)
+    if lane is None:
+        return None
+    return GrantRecord(
+        grant_id=ids.lane_grant_id(completion.completion_id, rule.rule_id),
+        educator_id=completion.educator_id,
+        district_id=completion.district_id,
+        stack_completion_id=completion.completion_id,
+        stack_id=completion.stack_id,
+        rule_id=rule.rule_id,
+        rule_version=rule.version,
+        lane=lane,
+        rank=rule.rank,
+        granted_at=completion.completed_at,
+        recorded_at=now,
+    )
+
+
+def lane_of(grant: LaneGrant | None) -> str | None:
+    """The lane ``grant`` sets; None: the contract lane."""
+    return grant.lane if grant is not None else None
+
+
+@dataclass(frozen=True)
+class LaneChange:
+    """One move of an educator's lane in a district (append-only history, in ``seq`` order)."""
+
+    change_id: str
+    educator_id: str
+    district_id: str
+    from_lane: str | None
+    to_lane: str | None
+    reason: str
+    grant_id: str
+    stack_completion_id: str
+    stack_id: str
+    rule_id: str
+    rule_version: int
+    reverts_change_id: str | None
+    effective_at: datetime
+    recorded_at: datetime
+    seq: int | None = None
+
+    @classmethod
+    def by(
+        cls,
+        grant: GrantRecord,
+        *,
+        from_lane: str | None,
+        to_lane: str | None,
+        reason: SalaryLaneChangeReason,
+        reverts: str | None,
+        effective_at: datetime,
+        now: datetime,
+    ) -> LaneChange:
+        """The change ``grant`` makes (granted, or reversed: one change id per direction)."""
+        return cls(
+            change_id=ids.lane_change_id(grant.grant_id, reason.value),
+            educator_id=grant.educator_id,
+            district_id=grant.district_id,
+            from_lane=from_lane,
+            to_lane=to_lane,
+            reason=reason.value,
+            grant_id=grant.grant_id,
+            stack_completion_id=grant.stack_completion_id,
+            stack_id=grant.stack_id,
+            rule_id=grant.rule_id,
+            rule_version=grant.rule_version,
+            reverts_change_id=reverts,
+            effective_at=effective_at,
+            recorded_at=now,
+        )
+
+    def changed(self) -> SalaryLaneChanged:
+        """``SalaryLaneChanged`` for this change."""
+        return SalaryLaneChanged(
+            lane_change_id=self.change_id,
+            educator_id=self.educator_id,
+            district_id=self.district_id,
+            from_lane=self.from_lane,
+            to_lane=self.to_lane,
+            reason=SalaryLaneChangeReason(self.reason),
+            stack_completion_id=self.stack_completion_id,
+            stack_id=self.stack_id,
+            rule_id=self.rule_id,
+            rule_version=self.rule_version,
+            reverts_lane_change_id=self.reverts_change_id,
+            effective_at=self.effective_at,
+            changed_at=self.recorded_at,
+        )
+
+
+@dataclass(frozen=True)
+class EducatorLanes:
+    """An educator's lane history and grants (a district admin's view: their district's)."""
+
+    educator_id: str
+    changes: list[LaneChange]
+    """Oldest first."""
+    grants: list[GrantRecord]
+
+    @property
+    def current_lanes(self) -> dict[str, str | None]:
+        """District id -> the lane now (the last change per district; None: contract lane)."""
+        current: dict[str, str | None] = {}
+        for change in self.changes:
+            current[change.district_id] = change.to_lane
+        return current

@@ -16,6 +16,18 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
+
+from compensation.domain.ledger import LedgerEntry
+from mc_events.contracts.compensation import (
+    PayrollBatchAcknowledged,
+    PayrollBatchExported,
+    PayrollBatchStatus,
+)
+from mc_events.refusals import Conflict, Invalid
+
+EXPORTED = "exported"
+"""A batch's status until it is acknowledged (then the acknowledgement's status)."""
 
 
 class AckStatus(StrEnum):
@@ -24,7 +36,7 @@ class AckStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class InvalidAcknowledgement(ValueError):
+class InvalidAcknowledgement(Invalid, ValueError):
     """An acknowledgement that does not fit its batch."""
 
 
@@ -52,6 +64,16 @@ class PayrollLine:
     stack_completion_id: str | None
     reverses_entry_id: str | None
 
+    @classmethod
+    def of(cls, line_no: int, entry: LedgerEntry) -> PayrollLine:
+        """Line ``line_no`` of a batch, paying ``entry``."""
+        return cls(
+            line_no=line_no,
+            entry_id=entry.entry_id,
+            reverses_entry_id=entry.reverses_entry_id,
+            **entry.payment_fields(),
+        )
+
 
 @dataclass(frozen=True)
 class BatchHeader:
@@ -66,6 +88,107 @@ class BatchHeader:
 
 def total_cents(lines: list[PayrollLine]) -> int:
     return sum(line.amount_cents for line in lines)
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """A payroll system's answer to a batch: all paid, some rejected, or all rejected."""
+
+    idempotency_key: str
+    status: AckStatus
+    rejected_entry_ids: list[str]
+    payroll_reference: str | None
+    message: str
+
+    def as_stored(self) -> dict[str, Any]:
+        """What the batch keeps of it (JSON): a repeated acknowledgement compares equal."""
+        return {
+            "status": self.status.value,
+            "rejected_entry_ids": sorted(self.rejected_entry_ids),
+            "payroll_reference": self.payroll_reference,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A stored batch without its lines: its header, status and checksum, and the
+    acknowledgement it was settled by (None while exported)."""
+
+    header: BatchHeader
+    status: str
+    checksum_sha256: str
+    acknowledgement: dict[str, Any] | None
+
+    def settles(self, ack: Acknowledgement) -> bool:
+        """Whether ``ack`` settles the batch now. False: it repeats the acknowledgement the
+        batch was settled by (nothing to do). Another key, or another answer for a settled
+        batch, is refused."""
+        if ack.idempotency_key != self.header.idempotency_key:
+            raise Conflict("idempotency_key does not match the batch")
+        if self.status == EXPORTED:
+            return True
+        if self.acknowledgement != ack.as_stored():
+            raise Conflict(
+                f"batch {self.header.batch_id} was already acknowledged as {self.status}"
+            )
+        return False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch as the payroll system imports it: its header and its lines in order."""
+
+    header: BatchHeader
+    lines: list[PayrollLine]
+    status: str
+    checksum_sha256: str
+
+    @classmethod
+    def compose(cls, header: BatchHeader, entries: list[LedgerEntry]) -> Batch:
+        """A new batch paying ``entries`` in their order; its checksum is the CSV's."""
+        lines = [PayrollLine.of(n, entry) for n, entry in enumerate(entries, start=1)]
+        return cls(header, lines, EXPORTED, sha256_hex(render_csv(lines)))
+
+    @property
+    def total_cents(self) -> int:
+        return total_cents(self.lines)
+
+    def exported(self) -> PayrollBatchExported:
+        """``PayrollBatchExported`` for this (new) batch."""
+        header = self.header
+        return PayrollBatchExported(
+            batch_id=header.batch_id,
+            district_id=header.district_id,
+            pay_period_id=header.pay_period_id,
+            pay_period_start=header.pay_period_start,
+            pay_period_end=header.pay_period_end,
+            entry_count=len(self.lines),
+            total_cents=self.total_cents,
+            checksum_sha256=self.checksum_sha256,
+            idempotency_key=header.idempotency_key,
+            exported_at=header.exported_at,
+        )
+
+    def settle(self, ack: Acknowledgement) -> tuple[list[str], list[str]]:
+        """The entries ``ack`` pays and those it sends back to the next batch."""
+        return settle(ack.status, [line.entry_id for line in self.lines], ack.rejected_entry_ids)
+
+    def acknowledged(
+        self, ack: Acknowledgement, paid: list[str], rejected: list[str], now: datetime
+    ) -> PayrollBatchAcknowledged:
+        """``PayrollBatchAcknowledged`` for ``ack`` settling this batch ``now``."""
+        return PayrollBatchAcknowledged(
+            batch_id=self.header.batch_id,
+            district_id=self.header.district_id,
+            idempotency_key=self.header.idempotency_key,
+            status=PayrollBatchStatus(ack.status.value),
+            accepted_entry_count=len(paid),
+            rejected_entry_ids=tuple(rejected),
+            payroll_reference=ack.payroll_reference,
+            message=ack.message,
+            acknowledged_at=now,
+        )
 
 
 CSV_COLUMNS = (

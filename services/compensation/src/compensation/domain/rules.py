@@ -20,10 +20,19 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from compensation.domain.fiscal import FiscalCalendar
+from compensation.domain.versions import InvalidRule as InvalidRule
+from compensation.domain.versions import (
+    check_effective_dates,
+    check_identity,
+    check_state,
+    in_force,
+    versions_in_force,
+)
 
-
-class InvalidRule(ValueError):
-    """Rule data that cannot be applied (refused before it is stored)."""
+UsageKey = tuple[str, str, int]
+"""(educator_id, rule_id, cap period): one usage counter."""
+BudgetKey = tuple[str, str, int]
+"""(district_id, funding_source, fiscal_year): one district budget."""
 
 
 class Basis(StrEnum):
@@ -83,38 +92,36 @@ class StipendRule:
     calendar: FiscalCalendar = field(default_factory=FiscalCalendar)
 
     def __post_init__(self) -> None:
-        if not self.rule_id:
-            raise InvalidRule("rule_id is required")
-        if not _is_cents(self.version) or self.version < 1:
-            raise InvalidRule("version must be a positive integer")
+        check_identity(self)
         if not _is_cents(self.amount_cents) or self.amount_cents <= 0:
             raise InvalidRule("amount_cents must be a positive integer number of cents")
         if self.annual_cap_cents is not None and (
             not _is_cents(self.annual_cap_cents) or self.annual_cap_cents <= 0
         ):
             raise InvalidRule("annual_cap_cents must be a positive integer number of cents")
-        if len(self.state) != 2 or not self.state.isupper():
-            raise InvalidRule("state must be a two-letter postal code, e.g. 'FL'")
+        check_state(self.state, example="FL")
         if not self.funding_source:
             raise InvalidRule("funding_source is required")
-        for moment in (self.effective_from, self.effective_until):
-            if moment is not None and moment.utcoffset() is None:
-                raise InvalidRule("effective dates must be timezone-aware")
-        if self.effective_until is not None and self.effective_until <= self.effective_from:
-            raise InvalidRule("effective_until must be after effective_from")
+        check_effective_dates(self)
 
     @property
     def basis(self) -> Basis:
         return self.kind.basis
 
     def in_force_at(self, at: datetime) -> bool:
-        return self.effective_from <= at and (
-            self.effective_until is None or at < self.effective_until
-        )
+        return in_force(self, at)
 
     def cap_period(self, fiscal_year: int) -> int:
         """The usage bucket an award counts against: its fiscal year, or :data:`LIFETIME`."""
         return LIFETIME if self.kind is RuleKind.FIRST_CREDENTIAL else fiscal_year
+
+    def usage_key(self, award: Award, fiscal_year: int) -> UsageKey:
+        """The counter of what the award's educator received under this rule."""
+        return (award.educator_id, self.rule_id, self.cap_period(fiscal_year))
+
+    def budget_key(self, award: Award, fiscal_year: int) -> BudgetKey:
+        """The district budget this rule pays the award from."""
+        return (award.district_id, self.funding_source, fiscal_year)
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,10 @@ class Usage:
     paid_count: int = 0
     paid_cents: int = 0
 
+    def plus(self, amount_cents: int) -> Usage:
+        """After one more payment of ``amount_cents``."""
+        return Usage(self.paid_count + 1, self.paid_cents + amount_cents)
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -168,6 +179,14 @@ class Budget:
 
     def covers(self, amount_cents: int) -> bool:
         return amount_cents <= self.remaining_cents
+
+    def commit(self, amount_cents: int) -> Budget:
+        """After committing ``amount_cents`` to a payment."""
+        return Budget(self.allocated_cents, self.committed_cents + amount_cents)
+
+    def allocate(self, amount_cents: int) -> Budget:
+        """After ``amount_cents`` more funds."""
+        return Budget(self.allocated_cents + amount_cents, self.committed_cents)
 
 
 class Outcome(StrEnum):
@@ -190,20 +209,15 @@ def rules_in_force(rules: Iterable[StipendRule], award: Award, *, state: str) ->
 
     Sorted by rule id: the service layer takes row locks in this order.
     """
-    chosen: dict[str, StipendRule] = {}
-    for rule in rules:
-        if rule.state != state or rule.basis is not award.basis:
-            continue
-        if rule.district_id is not None and rule.district_id != award.district_id:
-            continue
-        if not rule.in_force_at(award.awarded_at):
-            continue
-        current = chosen.get(rule.rule_id)
-        if current is None or rule.version > current.version:
-            chosen[rule.rule_id] = rule
+    in_force_now = versions_in_force(
+        (rule for rule in rules if rule.basis is award.basis),
+        state=state,
+        district_id=award.district_id,
+        at=award.awarded_at,
+    )
     return [
         rule
-        for _, rule in sorted(chosen.items())
+        for rule in in_force_now
         if not rule.subject_ids or award.subject_id in rule.subject_ids
     ]
 

@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Gauge
 
-from compensation.adapters.lanes_repository import held_entries_query
-from compensation.adapters.payroll_repository import _paid_item
+from compensation.adapters.holds_repository import held_entries_query
+from compensation.adapters.payroll_repository import paid_item
 from compensation.adapters.tables import ledger_entries
 from mc_events import db_gauges
 from mc_events.service import ServiceRuntime, Worker
@@ -42,7 +42,7 @@ def stipends_query() -> sa.CompoundSelect[Any]:
     ledger = sa.select(
         sa.func.sum(amount).filter(ledger_entries.c.kind == "approval").label("approved"),
         (-sa.func.sum(amount).filter(ledger_entries.c.kind == "reversal")).label("clawed_back"),
-        sa.func.sum(amount).filter(_paid_item()).label("paid"),
+        sa.func.sum(amount).filter(paid_item()).label("paid"),
     ).cte("ledger")  # referenced three times, computed once
     held = held_entries_query().subquery("held")
     held_total = sa.select(sa.func.sum(held.c.amount_cents)).scalar_subquery()

@@ -1,17 +1,8 @@
-"""Why a command was refused; the API maps each to its HTTP status."""
+"""What the consumer dead-letters: an event the service can never apply as it is (the HTTP API's
+refusals are :mod:`mc_events.refusals`, raised where the rules are)."""
 
 
-class CommandRefused(Exception):
-    """Base of the refusals below (nothing was changed)."""
-
-
-class NotFound(CommandRefused):
-    pass
-
-
-class Forbidden(CommandRefused):
-    """The caller may not act on this object (another district's rule or budget)."""
-
-
-class Conflict(CommandRefused):
-    pass
+class Undeliverable(Exception):
+    """The event cannot be applied now, and retrying will not help (the roster does not know
+    the educator yet; a reissue would make a credential its own predecessor): the consumer
+    dead-letters it, to be replayed once what it needs has arrived."""

@@ -19,60 +19,29 @@ revoked credential stays revoked. Each change is recorded once in the append-onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from compensation.adapters import lanes_repository as lanes_repo
-from compensation.adapters import repository as repo
-from compensation.domain.rules import Basis
-from mc_events import audit
-
-Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class CredentialRef:
-    credential_id: str
-    educator_id: str
-    district_id: str
-
-    @property
-    def award_key(self) -> str:
-        return f"{Basis.CREDENTIAL}:{self.credential_id}"
+from compensation.domain.credentials import (
+    REINSTATED,
+    REVOKED,
+    SUSPENDED,
+    CredentialRef,
+    CredentialStatus,
+    changes_status,
+)
+from compensation.service_layer.unit_of_work import UnitOfWork
+from mc_events.clock import Clock
 
 
-def _newer_than(current: Any, at: datetime) -> bool:
-    """Whether a change stamped ``at`` follows the status we have (a revocation is final)."""
-    return current is None or (current.status != "revoked" and current.changed_at < at)
+async def _locked_status(uow: UnitOfWork, credential: CredentialRef) -> CredentialStatus | None:
+    """The credential's status, under the award's lock and the status row's (lock order: award
+    lock first, like every command about the award)."""
+    await uow.ledger.lock_award(credential.award_key)
+    return await uow.holds.status(credential.credential_id, lock=True)
 
 
-async def _set_status(
-    session: AsyncSession,
-    credential: CredentialRef,
-    status: str,
-    *,
-    at: datetime,
-    reason: str,
-    now: datetime,
-) -> None:
-    await lanes_repo.set_status(
-        session,
-        credential_id=credential.credential_id,
-        educator_id=credential.educator_id,
-        district_id=credential.district_id,
-        status=status,
-        changed_at=at,
-        reason=reason,
-        at=now,
-    )
-
-
-async def _audit(
-    session: AsyncSession,
+def _audit(
+    uow: UnitOfWork,
     credential: CredentialRef,
     *,
     actor: str,
@@ -80,8 +49,7 @@ async def _audit(
     details: dict[str, object],
     now: datetime,
 ) -> None:
-    await audit.append(
-        session,
+    uow.audit(
         actor=f"{actor}:{credential.credential_id}",
         action=action,
         object_type="credential",
@@ -93,19 +61,18 @@ async def _audit(
 
 
 async def suspend(
-    session: AsyncSession, credential: CredentialRef, *, at: datetime, reason: str, clock: Clock
+    uow: UnitOfWork, credential: CredentialRef, *, at: datetime, reason: str, clock: Clock
 ) -> list[str]:
     """Hold the credential's unexported stipends. Returns the entry ids held now (empty for a
     stale or repeated suspension)."""
-    await repo.lock_award(session, credential.award_key)
-    current = await lanes_repo.get_status(session, credential.credential_id, lock=True)
-    if not _newer_than(current, at):
+    current = await _locked_status(uow, credential)
+    if not changes_status(current, at):
         return []
     now = clock()
-    await _set_status(session, credential, "suspended", at=at, reason=reason, now=now)
-    held = await lanes_repo.held_entries_of_credential(session, credential.credential_id)
-    await _audit(
-        session,
+    await uow.holds.set_status(credential, SUSPENDED, changed_at=at, reason=reason, at=now)
+    held = await uow.holds.held_entry_ids(credential.credential_id)
+    _audit(
+        uow,
         credential,
         actor="suspension",
         action="stipend.held",
@@ -116,24 +83,19 @@ async def suspend(
 
 
 async def reinstate(
-    session: AsyncSession, credential: CredentialRef, *, at: datetime, reason: str, clock: Clock
+    uow: UnitOfWork, credential: CredentialRef, *, at: datetime, reason: str, clock: Clock
 ) -> list[str]:
     """Release the credential's held stipends. Returns the entry ids released now."""
-    await repo.lock_award(session, credential.award_key)
-    current = await lanes_repo.get_status(session, credential.credential_id, lock=True)
-    if not _newer_than(current, at):
+    current = await _locked_status(uow, credential)
+    if not changes_status(current, at):
         return []
-    was_suspended = current is not None and current.status == "suspended"
-    released = (
-        await lanes_repo.held_entries_of_credential(session, credential.credential_id)
-        if was_suspended
-        else []
-    )
+    was_suspended = current is not None and current.status == SUSPENDED
+    released = await uow.holds.held_entry_ids(credential.credential_id) if was_suspended else []
     now = clock()
-    await _set_status(session, credential, "reinstated", at=at, reason=reason, now=now)
+    await uow.holds.set_status(credential, REINSTATED, changed_at=at, reason=reason, at=now)
     if was_suspended:
-        await _audit(
-            session,
+        _audit(
+            uow,
             credential,
             actor="reinstatement",
             action="stipend.released",
@@ -144,12 +106,11 @@ async def reinstate(
 
 
 async def mark_revoked(
-    session: AsyncSession, credential: CredentialRef, *, at: datetime, reason: str, clock: Clock
+    uow: UnitOfWork, credential: CredentialRef, *, at: datetime, reason: str, clock: Clock
 ) -> None:
     """A revocation is final: it ends any suspension (the reversal follows in the same
     transaction, see ``reverse_award``)."""
-    await repo.lock_award(session, credential.award_key)
-    current = await lanes_repo.get_status(session, credential.credential_id, lock=True)
-    if current is not None and current.status == "revoked":
+    current = await _locked_status(uow, credential)
+    if current is not None and current.status == REVOKED:
         return
-    await _set_status(session, credential, "revoked", at=at, reason=reason, now=clock())
+    await uow.holds.set_status(credential, REVOKED, changed_at=at, reason=reason, at=clock())

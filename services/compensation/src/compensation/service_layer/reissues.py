@@ -38,58 +38,42 @@ suspension or reinstatement applies by its own timestamp.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from compensation.adapters import lanes_repository as lanes_repo
-from compensation.adapters import reissues_repository as reissues_repo
-from compensation.adapters import repository as repo
+from compensation.domain.credentials import (
+    REVOKED,
+    SUPERSEDED,
+    SUSPENDED,
+    CredentialRef,
+    Reissue,
+)
 from compensation.service_layer import holds
+from compensation.service_layer.errors import Undeliverable
 from compensation.service_layer.stipends import reverse_award
-from mc_events import audit
+from compensation.service_layer.unit_of_work import UnitOfWork
+from mc_events.clock import Clock
 from mc_events.contracts.compensation import StipendReversalReason
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
-
-class ReissueCycle(Exception):
+class ReissueCycle(Undeliverable):
     """The reissue would make a credential its own predecessor (a registry error)."""
 
 
-@dataclass(frozen=True)
-class Reissue:
-    credential_id: str
-    """The new credential."""
-    previous_credential_id: str
-    educator_id: str
-    district_id: str
-    enrollment_id: str
-    reason: str
-    awarded_at: datetime
-    reissued_at: datetime
-
-
-async def original_of(
-    session: AsyncSession, credential: holds.CredentialRef
-) -> holds.CredentialRef:
+async def original_of(uow: UnitOfWork, credential: CredentialRef) -> CredentialRef:
     """``credential`` resolved to the original credential of its award."""
-    original = await reissues_repo.original_credential_id(session, credential.credential_id)
-    if original == credential.credential_id:
-        return credential
-    return holds.CredentialRef(original, credential.educator_id, credential.district_id)
+    return credential.as_original(
+        await uow.reissues.original_credential_id(credential.credential_id)
+    )
 
 
-async def record_reissue(session: AsyncSession, reissue: Reissue, clock: Clock) -> bool:
+async def record_reissue(uow: UnitOfWork, reissue: Reissue, clock: Clock) -> bool:
     """Record that ``reissue.credential_id`` continues the award of the credential it
     supersedes. Pays nothing, reverses nothing (except carrying over a revocation of the new id
     that a replay delivered before the reissue). Returns False for a reissue recorded already."""
-    original = holds.CredentialRef(
-        await reissues_repo.original_credential_id(session, reissue.previous_credential_id),
+    original = CredentialRef(
+        await uow.reissues.original_credential_id(reissue.previous_credential_id),
         reissue.educator_id,
         reissue.district_id,
     )
@@ -99,8 +83,8 @@ async def record_reissue(session: AsyncSession, reissue: Reissue, clock: Clock) 
             "a credential its own predecessor"
         )
     # The award's lock: a reissue queues behind (and before) status changes of the award.
-    await repo.lock_award(session, original.award_key)
-    existing = await reissues_repo.get_reissue(session, reissue.credential_id)
+    await uow.ledger.lock_award(original.award_key)
+    existing = await uow.reissues.reissue(reissue.credential_id)
     if existing is not None:
         if existing.previous_credential_id != reissue.previous_credential_id:
             log.warning(
@@ -111,24 +95,9 @@ async def record_reissue(session: AsyncSession, reissue: Reissue, clock: Clock) 
             )
         return False
     now = clock()
-    inserted = await reissues_repo.insert_reissue(
-        session,
-        {
-            "credential_id": reissue.credential_id,
-            "previous_credential_id": reissue.previous_credential_id,
-            "educator_id": reissue.educator_id,
-            "district_id": reissue.district_id,
-            "enrollment_id": reissue.enrollment_id,
-            "reason": reissue.reason,
-            "awarded_at": reissue.awarded_at,
-            "reissued_at": reissue.reissued_at,
-            "recorded_at": now,
-        },
-    )
-    if not inserted:  # the same new id from another predecessor, recorded meanwhile
-        return False
-    await audit.append(
-        session,
+    if not await uow.reissues.insert(reissue, recorded_at=now):
+        return False  # the same new id from another predecessor, recorded meanwhile
+    uow.audit(
         actor=f"reissue:{reissue.credential_id}",
         action="credential.reissued",
         object_type="credential",
@@ -141,16 +110,16 @@ async def record_reissue(session: AsyncSession, reissue: Reissue, clock: Clock) 
         chain=f"educator:{reissue.educator_id}",
         at=now,
     )
-    await _carry_over_early_status(session, reissue.credential_id, original, clock)
+    await _carry_over_early_status(uow, reissue.credential_id, original, clock)
     return True
 
 
 async def _carry_over_early_status(
-    session: AsyncSession, new_credential_id: str, original: holds.CredentialRef, clock: Clock
+    uow: UnitOfWork, new_credential_id: str, original: CredentialRef, clock: Clock
 ) -> None:
     """Status recorded under the new id before its reissue arrived (only a replay can do that)
     now applies to the original award, by its own timestamp."""
-    early = await lanes_repo.get_status(session, new_credential_id, lock=True)
+    early = await uow.holds.status(new_credential_id, lock=True)
     if early is None:
         return
     log.warning(
@@ -159,48 +128,40 @@ async def _carry_over_early_status(
         early.status,
         original.credential_id,
     )
-    if early.status == "revoked":
-        await _revoke(session, original, at=early.changed_at, reason=early.reason, clock=clock)
-    elif early.status == "suspended":
-        await holds.suspend(
-            session, original, at=early.changed_at, reason=early.reason, clock=clock
-        )
+    if early.status == REVOKED:
+        await _revoke(uow, original, at=early.changed_at, reason=early.reason, clock=clock)
+    elif early.status == SUSPENDED:
+        await holds.suspend(uow, original, at=early.changed_at, reason=early.reason, clock=clock)
     else:
-        await holds.reinstate(
-            session, original, at=early.changed_at, reason=early.reason, clock=clock
-        )
+        await holds.reinstate(uow, original, at=early.changed_at, reason=early.reason, clock=clock)
 
 
 async def _revoke(
-    session: AsyncSession, original: holds.CredentialRef, *, at: datetime, reason: str, clock: Clock
+    uow: UnitOfWork, original: CredentialRef, *, at: datetime, reason: str, clock: Clock
 ) -> list[str]:
-    await holds.mark_revoked(session, original, at=at, reason=reason, clock=clock)
+    await holds.mark_revoked(uow, original, at=at, reason=reason, clock=clock)
     return await reverse_award(
-        session, original.award_key, StipendReversalReason.CREDENTIAL_REVOKED, clock
+        uow, original.award_key, StipendReversalReason.CREDENTIAL_REVOKED, clock
     )
 
 
 async def revoke(
-    session: AsyncSession,
-    credential: holds.CredentialRef,
-    *,
-    at: datetime,
-    reason: str,
-    clock: Clock,
+    uow: UnitOfWork, credential: CredentialRef, *, at: datetime, reason: str, clock: Clock
 ) -> list[str]:
     """Revoke the award ``credential`` belongs to: claw back its approvals once and cancel its
     deferrals once. A revocation of a credential superseded (reissued) before ``at`` claws
     nothing back. Returns the reversal entry ids written now."""
-    superseded = await reissues_repo.superseded_at(session, credential.credential_id)
-    if superseded is not None and superseded <= at:
-        now = clock()
-        noted = await reissues_repo.record_superseded_revocation(
-            session, credential.credential_id, changed_at=at, reason=reason, at=now
+    superseded = await uow.reissues.superseded_at(credential.credential_id)
+    if superseded is None or superseded > at:
+        return await _revoke(
+            uow, await original_of(uow, credential), at=at, reason=reason, clock=clock
         )
-        if not noted:
-            return []
-        await audit.append(
-            session,
+    now = clock()
+    noted = await uow.holds.note(
+        credential.credential_id, SUPERSEDED, changed_at=at, reason=reason, at=now
+    )
+    if noted:
+        uow.audit(
             actor=f"revocation:{credential.credential_id}",
             action="credential.superseded_revocation_ignored",
             object_type="credential",
@@ -209,7 +170,4 @@ async def revoke(
             chain=f"educator:{credential.educator_id}",
             at=now,
         )
-        return []
-    return await _revoke(
-        session, await original_of(session, credential), at=at, reason=reason, clock=clock
-    )
+    return []

@@ -1,95 +1,117 @@
-"""Publishing stipend rules: every change is a new version; a rule keeps its scope."""
+"""Districts and rules as versioned data: register a district; publish the next version of a
+stipend rule or a salary-lane rule (a rule keeps its scope: who may publish which, for both
+kinds, is decided once, in domain/versions.py); read a rule's versions."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
-from typing import Protocol
+from typing import Any, TypeVar, overload
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from compensation.adapters import repository as repo
+from compensation.adapters.rules_repository import RuleVersions
+from compensation.domain.lanes import SalaryLaneRule
 from compensation.domain.rules import StipendRule
-from compensation.service_layer.errors import Conflict, Forbidden, NotFound
-from mc_events import audit
+from compensation.domain.versions import (
+    audit_chain,
+    check_publishable,
+    check_visible,
+    version_key,
+)
+from compensation.service_layer.unit_of_work import UnitOfWork
+from mc_events.clock import Clock
+from mc_events.refusals import Conflict, NotFound
+
+R = TypeVar("R", StipendRule, SalaryLaneRule)
 
 
-class PublishedRule(Protocol):
-    @property
-    def rule_id(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def district_id(self) -> str | None: ...
-
-
-def rule_chain(rule: PublishedRule) -> str:
-    """The audit chain of a rule's publications: its district's, or its state's."""
-    return f"district:{rule.district_id}" if rule.district_id else f"state:{rule.state}"
-
-
-async def ensure_publishable(
-    session: AsyncSession,
-    rule: PublishedRule,
-    latest: PublishedRule | None,
-    acting_for_district: str | None,
+async def register_district(
+    uow: UnitOfWork, district_id: str, *, state: str, name: str, clock: Clock
 ) -> None:
-    """Refuse a new version of a (stipend or lane) rule that the caller may not publish: a
-    district admin publishes their own district's rules only; a version never changes its rule
-    id's state or district (else a district could take over a statewide rule id); a district
-    rule names a registered district of the rule's state."""
-    if acting_for_district is not None and rule.district_id != acting_for_district:
-        raise Forbidden("a district admin publishes rules of their own district only")
-    if latest is not None and (latest.state, latest.district_id) != (rule.state, rule.district_id):
-        raise Conflict(
-            f"rule {rule.rule_id} belongs to {latest.state}/{latest.district_id or '*'}; "
-            "a new version cannot change its state or district"
-        )
-    if rule.district_id is not None:
-        state = await repo.district_state(session, rule.district_id)
-        if state is None:
-            raise NotFound(f"district {rule.district_id} is not registered")
-        if state != rule.state:
-            raise Conflict(f"district {rule.district_id} is in {state}, not {rule.state}")
+    """Register a district (and its state) with compensation, or update it: its rules can
+    then apply."""
+    async with uow:
+        await uow.roster.register_district(district_id, state, name, clock())
+        await uow.commit()
 
 
-async def publish_rule(
-    session: AsyncSession,
-    rule: StipendRule,
+@overload
+def _versions_of(uow: UnitOfWork, kind: type[StipendRule]) -> RuleVersions[StipendRule]: ...
+@overload
+def _versions_of(uow: UnitOfWork, kind: type[SalaryLaneRule]) -> RuleVersions[SalaryLaneRule]: ...
+def _versions_of(
+    uow: UnitOfWork, kind: type[StipendRule] | type[SalaryLaneRule]
+) -> RuleVersions[StipendRule] | RuleVersions[SalaryLaneRule]:
+    return uow.stipend_rules if kind is StipendRule else uow.lane_rules
+
+
+def _audited_as(rule: StipendRule | SalaryLaneRule) -> tuple[str, str, dict[str, Any]]:
+    """How the audit trail records a rule's publication: action, object type, details."""
+    if isinstance(rule, StipendRule):
+        details = {
+            "amount_cents": rule.amount_cents,
+            "state": rule.state,
+            "district_id": rule.district_id,
+        }
+        return "rule.published", "stipend_rule", details
+    return (
+        "lane_rule.published",
+        "salary_lane_rule",
+        {
+            "lane": rule.lane,
+            "rank": rule.rank,
+            "state": rule.state,
+        },
+    )
+
+
+async def publish(
+    uow: UnitOfWork,
+    rule: R,
     *,
     published_by: str,
     acting_for_district: str | None,
-    at: datetime,
-) -> StipendRule:
-    """Store ``rule`` as the next version of its rule id (the given version is ignored).
-
-    ``acting_for_district``: a district admin's district (they may publish only rules of their
-    own district); None for a state admin.
-    """
-    latest = await repo.latest_rule_version(session, rule.rule_id)
-    await ensure_publishable(session, rule, latest, acting_for_district)
-    versioned = replace(rule, version=(latest.version + 1) if latest else 1)
-    if not await repo.insert_rule(session, versioned, created_by=published_by, at=at):
-        raise Conflict(f"version {versioned.version} of {rule.rule_id} was published concurrently")
-    await audit.append(
-        session,
-        actor=published_by,
-        action="rule.published",
-        object_type="stipend_rule",
-        object_id=f"{versioned.rule_id}@v{versioned.version}",
-        details={
-            "amount_cents": versioned.amount_cents,
-            "state": versioned.state,
-            "district_id": versioned.district_id,
-        },
-        chain=rule_chain(versioned),
-        at=at,
-    )
+    clock: Clock,
+) -> R:
+    """Store ``rule`` as the next version of its rule id (the given version is ignored), if
+    the caller may publish it (``acting_for_district``: a district admin's district; None for a
+    state admin). Returns the version stored."""
+    async with uow:
+        now = clock()
+        book = _versions_of(uow, type(rule))
+        latest = await book.latest(rule.rule_id)
+        district_state = (
+            await uow.roster.district_state(rule.district_id) if rule.district_id else None
+        )
+        check_publishable(
+            rule, latest, acting_for_district=acting_for_district, district_state=district_state
+        )
+        versioned = replace(rule, version=(latest.version + 1) if latest else 1)
+        if not await book.insert(versioned, created_by=published_by, at=now):
+            raise Conflict(
+                f"version {versioned.version} of {rule.rule_id} was published concurrently"
+            )
+        action, object_type, details = _audited_as(versioned)
+        uow.audit(
+            actor=published_by,
+            action=action,
+            object_type=object_type,
+            object_id=version_key(versioned),
+            details=details,
+            chain=audit_chain(versioned),
+            at=now,
+        )
+        await uow.commit()
     return versioned
 
 
-async def versions(session: AsyncSession, rule_id: str) -> list[StipendRule]:
-    found = await repo.rule_versions(session, rule_id)
+async def versions(
+    uow: UnitOfWork, kind: type[R], rule_id: str, *, district_scope: str | None
+) -> list[R]:
+    """Every version of a rule, oldest first, if the caller may read it (``district_scope``:
+    a district admin's district; None for a state admin)."""
+    async with uow:
+        found = await _versions_of(uow, kind).versions(rule_id)
     if not found:
-        raise NotFound(f"no stipend rule {rule_id}")
+        what = "stipend rule" if kind is StipendRule else "salary-lane rule"
+        raise NotFound(f"no {what} {rule_id}")
+    check_visible(found[-1], district_scope)
     return found

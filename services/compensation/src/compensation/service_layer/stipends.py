@@ -1,7 +1,9 @@
-"""Commands that move money: apply an award, reverse a revoked one, add funds to a budget.
+"""Commands that move money: apply an award, reverse a revoked one, add funds to a budget; and
+what an educator and a budget read.
 
-Each runs inside the caller's transaction (a consumer handler's, or a unit of work's) and never
-commits. Exactly-once rests on three things, in this order:
+Applying and reversing an award run in the consumer runtime's transaction (a unit of work that
+joins it) and never commit; adding funds is an API command and commits. Exactly-once rests on
+three things, in this order:
 
 1. ``pg_advisory_xact_lock`` on the award key: every command about one award (a duplicate
    delivered to another consumer, a revocation racing the award) waits for the other's commit,
@@ -13,6 +15,10 @@ commits. Exactly-once rests on three things, in this order:
 3. database constraints as the last word: the unique keys on the ledger and deferrals and the
    CHECKs on budgets and usage abort a transaction that would break them, whatever the code did.
 
+Events and audit records are collected by the unit of work and written after all of that (the
+outbox's key counters and the audit chain heads are the last locks taken), with deterministic
+event ids: a redelivered command announces nothing twice.
+
 A consumer batch handles several events in one transaction, so two batches can still take locks
 in opposite orders; PostgreSQL detects that deadlock, aborts one, and the consumer runtime
 retries its events one by one.
@@ -21,46 +27,38 @@ retries its events one by one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from compensation.adapters import repository as repo
-from compensation.adapters.repository import BudgetKey, UsageKey
-from compensation.domain import ids
+from compensation.domain.ledger import (
+    Allocation,
+    BudgetStatus,
+    Deferral,
+    LedgerEntry,
+    Payment,
+    StipendStatement,
+    cancellation_reason,
+    decide_award,
+)
 from compensation.domain.rules import (
     Award,
-    Basis,
-    Budget,
+    BudgetKey,
     Educator,
     Outcome,
     StipendRule,
-    Usage,
     decide,
     rules_in_force,
 )
-from mc_events import audit
-from mc_events.contracts.base import Event
-from mc_events.contracts.compensation import (
-    DeferralCancellationReason,
-    StipendApproved,
-    StipendBasis,
-    StipendDeferralCancelled,
-    StipendDeferred,
-    StipendReversalReason,
-    StipendReversed,
-)
-from mc_events.outbox import add_event, add_events
+from compensation.service_layer.errors import Undeliverable
+from compensation.service_layer.unit_of_work import UnitOfWork
+from mc_events.clock import Clock
+from mc_events.contracts.compensation import DeferralCancellationReason, StipendReversalReason
+from mc_events.refusals import Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
-
-class EducatorNotOnRoster(Exception):
+class EducatorNotOnRoster(Undeliverable):
     """A stipend rule applies but the roster has not told us who the educator is yet."""
 
 
@@ -74,171 +72,96 @@ class AwardResult:
     """Rule id -> why nothing was paid (ineligible, cap reached, duplicate...)."""
 
 
-def _usage_key(rule: StipendRule, award: Award, fiscal_year: int) -> UsageKey:
-    return (award.educator_id, rule.rule_id, rule.cap_period(fiscal_year))
-
-
-def _budget_key(rule: StipendRule, award: Award, fiscal_year: int) -> BudgetKey:
-    return (award.district_id, rule.funding_source, fiscal_year)
-
-
-def _source_fields(award: Award) -> dict[str, Any]:
-    if award.basis is Basis.CREDENTIAL:
-        return {"credential_id": award.source_id, "stack_completion_id": None}
-    return {"credential_id": None, "stack_completion_id": award.source_id}
-
-
-@dataclass(frozen=True)
-class _Payment:
-    """What one rule decided to pay for an award: an approval, or a deferral."""
-
-    rule: StipendRule
-    outcome: Outcome
-    amount_cents: int
-    fiscal_year: int
-    fiscal_period: int
-
-
-def _approval(award: Award, payment: _Payment, entry_id: str, now: datetime) -> dict[str, Any]:
-    rule = payment.rule
-    return {
-        "entry_id": entry_id,
-        "kind": "approval",
-        "educator_id": award.educator_id,
-        "district_id": award.district_id,
-        "basis": award.basis.value,
-        "award_key": award.award_key,
-        **_source_fields(award),
-        "rule_id": rule.rule_id,
-        "rule_version": rule.version,
-        "fiscal_year": payment.fiscal_year,
-        "fiscal_period": payment.fiscal_period,
-        "cap_period": rule.cap_period(payment.fiscal_year),
-        "amount_cents": payment.amount_cents,
-        "funding_source": rule.funding_source,
-        "awarded_at": award.awarded_at,
-        "recorded_at": now,
-    }
-
-
-def _deferral(award: Award, payment: _Payment, deferral_id: str, now: datetime) -> dict[str, Any]:
-    rule = payment.rule
-    return {
-        "deferral_id": deferral_id,
-        "educator_id": award.educator_id,
-        "district_id": award.district_id,
-        "basis": award.basis.value,
-        "award_key": award.award_key,
-        "source_id": award.source_id,
-        "subject_id": award.subject_id,
-        "rule_id": rule.rule_id,
-        "rule_version": rule.version,
-        "fiscal_year": payment.fiscal_year,
-        "fiscal_period": payment.fiscal_period,
-        "amount_cents": payment.amount_cents,
-        "funding_source": rule.funding_source,
-        "awarded_at": award.awarded_at,
-        "deferred_at": now,
-    }
-
-
-def _payment_fields(award: Award, payment: _Payment) -> dict[str, Any]:
-    """What ``StipendApproved`` and ``StipendDeferred`` say alike about a rule's payment."""
-    return {
-        "educator_id": award.educator_id,
-        "district_id": award.district_id,
-        "basis": StipendBasis(award.basis.value),
-        **_source_fields(award),
-        "rule_id": payment.rule.rule_id,
-        "rule_version": payment.rule.version,
-        "fiscal_year": payment.fiscal_year,
-        "fiscal_period": payment.fiscal_period,
-        "amount_cents": payment.amount_cents,
-        "funding_source": payment.rule.funding_source,
-    }
+# -- what is recorded and announced ---------------------------------------------------------
 
 
 async def _record(
-    session: AsyncSession, award: Award, payments: list[_Payment], now: datetime
-) -> list[str]:
-    """Write what the rules decided for ``award``, in rule order: approvals (ledger entries,
-    usage, budgets, ``StipendApproved`` and an audit record each) and deferrals (a waiting
-    deferral and ``StipendDeferred`` each). Each kind of row is written in one statement.
-    Returns the ledger entry or deferral id of each payment."""
-    written: list[str] = []
-    entries: list[dict[str, Any]] = []
-    waiting: list[dict[str, Any]] = []
-    usage: dict[UsageKey, tuple[int, int]] = {}
-    committed: dict[BudgetKey, int] = {}
-    events: list[Event] = []
-    event_ids: list[str | None] = []
+    uow: UnitOfWork, award: Award, payments: list[Payment], now: datetime
+) -> tuple[list[LedgerEntry], list[Deferral]]:
+    """Store what the rules decided for ``award`` (each kind of row in one statement) and
+    announce it, in rule order: ``StipendApproved`` and an audit record per approval,
+    ``StipendDeferred`` per deferral. Returns the approvals and the deferrals."""
+    approvals: list[LedgerEntry] = []
+    deferrals: list[Deferral] = []
     for payment in payments:
-        rule, amount_cents = payment.rule, payment.amount_cents
-        event: Event
         if payment.outcome is Outcome.APPROVE:
-            entry_id = ids.approval_entry_id(award.award_key, rule.rule_id, payment.fiscal_year)
-            entries.append(_approval(award, payment, entry_id, now))
-            usage_key = _usage_key(rule, award, payment.fiscal_year)
-            count, cents = usage.get(usage_key, (0, 0))
-            usage[usage_key] = (count + 1, cents + amount_cents)
-            budget_key = _budget_key(rule, award, payment.fiscal_year)
-            committed[budget_key] = committed.get(budget_key, 0) + amount_cents
-            event = StipendApproved(
-                **_payment_fields(award, payment), ledger_entry_id=entry_id, approved_at=now
+            entry = payment.approval(award, now)
+            approvals.append(entry)
+            uow.announce(
+                entry.approved(),
+                about=entry.entry_id,
+                object_type="ledger_entry",
+                actor=f"award:{award.award_key}",
+                action="stipend.approved",
+                details={
+                    "amount_cents": entry.amount_cents,
+                    "rule": f"{entry.rule_id}@v{entry.rule_version}",
+                    "fiscal_year": entry.fiscal_year,
+                    "district_id": entry.district_id,
+                },
+                chain=_educator_chain(entry.educator_id),
+                at=now,
             )
-            written.append(entry_id)
         else:
-            deferral_id = ids.deferral_id(award.award_key, rule.rule_id, payment.fiscal_year)
-            waiting.append(_deferral(award, payment, deferral_id, now))
-            event = StipendDeferred(
-                **_payment_fields(award, payment), deferral_id=deferral_id, deferred_at=now
-            )
-            written.append(deferral_id)
-        events.append(event)
-        event_ids.append(ids.event_id(event.event_type, written[-1]))
-    await repo.record_approvals(session, entries, usage, committed)
-    await repo.insert_deferrals(session, waiting)
-    await add_events(session, events, event_ids=event_ids)
-    for entry in entries:
-        await audit.append(
-            session,
-            actor=f"award:{award.award_key}",
-            action="stipend.approved",
-            object_type="ledger_entry",
-            object_id=entry["entry_id"],
-            details={
-                "amount_cents": entry["amount_cents"],
-                "rule": f"{entry['rule_id']}@v{entry['rule_version']}",
-                "fiscal_year": entry["fiscal_year"],
-                "district_id": award.district_id,
-            },
-            chain=f"educator:{award.educator_id}",
-            at=now,
-        )
-    return written
+            deferral = payment.deferral(award, now)
+            deferrals.append(deferral)
+            uow.publish(deferral.deferred(), about=deferral.deferral_id)
+    await uow.ledger.record_approvals(approvals)
+    await uow.ledger.insert_deferrals(deferrals)
+    return approvals, deferrals
 
 
-async def _approve(
-    session: AsyncSession,
-    rule: StipendRule,
-    award: Award,
-    amount_cents: int,
-    fiscal_year: int,
-    fiscal_period: int,
+def _announce_reversal(uow: UnitOfWork, award_key: str, reversal: LedgerEntry) -> None:
+    uow.announce(
+        reversal.reversed(),
+        about=reversal.entry_id,
+        object_type="ledger_entry",
+        actor=f"revocation:{award_key}",
+        action="stipend.reversed",
+        details={
+            "original_entry_id": reversal.reverses_entry_id,
+            "amount_cents": reversal.amount_cents,
+            "reason": reversal.reason,
+        },
+        chain=_educator_chain(reversal.educator_id),
+        at=reversal.recorded_at,
+    )
+
+
+def _announce_cancellation(
+    uow: UnitOfWork,
+    award_key: str,
+    deferral: Deferral,
+    reason: DeferralCancellationReason,
     now: datetime,
-) -> str:
-    payment = _Payment(rule, Outcome.APPROVE, amount_cents, fiscal_year, fiscal_period)
-    (entry_id,) = await _record(session, award, [payment], now)
-    return entry_id
+) -> None:
+    uow.announce(
+        deferral.cancelled(reason, now),
+        about=deferral.deferral_id,
+        object_type="stipend_deferral",
+        actor=f"revocation:{award_key}",
+        action="stipend.deferral_cancelled",
+        details={"amount_cents": deferral.amount_cents, "reason": str(reason)},
+        chain=_educator_chain(deferral.educator_id),
+        at=now,
+    )
 
 
-async def apply_award(session: AsyncSession, award: Award, clock: Clock) -> AwardResult:
+def _educator_chain(educator_id: str) -> str:
+    return f"educator:{educator_id}"
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+async def apply_award(uow: UnitOfWork, award: Award, clock: Clock) -> AwardResult:
     """Apply every stipend rule in force to ``award``: approve, defer, or pay nothing.
 
     An award naming a reissued credential is the original credential's award (its unique
     keys pay it once)."""
     result = AwardResult()
-    scope = await repo.award_scope(session, award)
+    ledger = uow.ledger
+    scope = await ledger.award_scope(award)
     if scope.state is None:
         # The district runs no stipend programme here (not registered with compensation).
         return result
@@ -246,257 +169,143 @@ async def apply_award(session: AsyncSession, award: Award, clock: Clock) -> Awar
     rules = rules_in_force(scope.rules, award, state=scope.state)
     if not rules:
         return result
-    educator = scope.educator
-    if educator is None:
+    if scope.educator is None:
         raise EducatorNotOnRoster(
             f"educator {award.educator_id} is not on the roster read model yet"
         )
-    await repo.lock_award(session, award.award_key)
-    history = await repo.award_history(session, award.award_key)
+    await ledger.lock_award(award.award_key)
+    history = await ledger.award_history(award.award_key)
     if history.revoked:
         result.not_paid = {rule.rule_id: "credential revoked" for rule in rules}
         return result
-    fiscal_years = {rule.rule_id: rule.calendar.fiscal_year(award.awarded_at) for rule in rules}
-    usage = await repo.lock_usage(
-        session,
-        {
-            _usage_key(rule, award, fiscal_years[rule.rule_id]): rule.annual_cap_cents
-            for rule in rules
-        },
+    years = {rule.rule_id: rule.calendar.fiscal_year(award.awarded_at) for rule in rules}
+    usage = await ledger.lock_usage(
+        {rule.usage_key(award, years[rule.rule_id]): rule.annual_cap_cents for rule in rules}
     )
-    budgets = await repo.lock_budgets(
-        session, [_budget_key(rule, award, fiscal_years[rule.rule_id]) for rule in rules]
+    budgets = await ledger.lock_budgets(
+        rule.budget_key(award, years[rule.rule_id]) for rule in rules
     )
     now = clock()
-    payments: list[_Payment] = []
-    for rule in rules:
-        fiscal_year = fiscal_years[rule.rule_id]
-        if (rule.rule_id, fiscal_year) in history.decided:
-            result.not_paid[rule.rule_id] = "already decided (duplicate award)"
-            continue
-        usage_key = _usage_key(rule, award, fiscal_year)
-        budget_key = _budget_key(rule, award, fiscal_year)
-        decision = decide(rule, award, educator, usage[usage_key], budgets[budget_key])
-        if decision.outcome is Outcome.NOTHING:
-            result.not_paid[rule.rule_id] = decision.reason
-            continue
-        payments.append(
-            _Payment(
-                rule, decision.outcome, decision.amount_cents, fiscal_year, decision.fiscal_period
-            )
-        )
-        if decision.outcome is Outcome.APPROVE:
-            spent = usage[usage_key]
-            usage[usage_key] = Usage(spent.paid_count + 1, spent.paid_cents + decision.amount_cents)
-            budget = budgets[budget_key]
-            budgets[budget_key] = Budget(
-                budget.allocated_cents, budget.committed_cents + decision.amount_cents
-            )
-    written = await _record(session, award, payments, now)
-    for payment, written_id in zip(payments, written, strict=True):
-        if payment.outcome is Outcome.APPROVE:
-            result.approved.append(written_id)
-        else:
-            result.deferred.append(written_id)
-    return result
+    decision = decide_award(
+        rules, award, scope.educator, decided=history.decided, usage=usage, budgets=budgets
+    )
+    approvals, deferrals = await _record(uow, award, decision.payments, now)
+    return AwardResult(
+        approved=[entry.entry_id for entry in approvals],
+        deferred=[deferral.deferral_id for deferral in deferrals],
+        not_paid=decision.not_paid,
+    )
 
 
 async def reverse_award(
-    session: AsyncSession,
-    award_key: str,
-    reason: StipendReversalReason,
-    clock: Clock,
+    uow: UnitOfWork, award_key: str, reason: StipendReversalReason, clock: Clock
 ) -> list[str]:
     """Claw back every stipend ``award_key`` was paid, once; cancel what is still deferred.
 
     Returns the reversal entry ids written now (empty for a redelivered revocation)."""
     now = clock()
-    await repo.lock_award(session, award_key)
-    await repo.mark_revoked(session, award_key, reason.value, now)
-    approvals = await repo.unreversed_approvals(session, award_key)
-    await repo.lock_usage(
-        session, {(a.educator_id, a.rule_id, a.cap_period): None for a in approvals}
-    )
-    await repo.lock_budgets(
-        session, [(a.district_id, a.funding_source, a.fiscal_year) for a in approvals]
-    )
+    ledger = uow.ledger
+    await ledger.lock_award(award_key)
+    await ledger.mark_revoked(award_key, reason.value, now)
+    approvals = await ledger.unreversed_approvals(award_key)
+    await ledger.lock_usage({approval.usage_key: None for approval in approvals})
+    await ledger.lock_budgets(approval.budget_key for approval in approvals)
     reversed_ids: list[str] = []
-    for original in approvals:
-        reversal_id = ids.reversal_entry_id(original.entry_id)
-        inserted = await repo.insert_reversal(
-            session,
-            {
-                "entry_id": reversal_id,
-                "kind": "reversal",
-                "educator_id": original.educator_id,
-                "district_id": original.district_id,
-                "basis": original.basis,
-                "award_key": original.award_key,
-                "credential_id": original.credential_id,
-                "stack_completion_id": original.stack_completion_id,
-                "rule_id": original.rule_id,
-                "rule_version": original.rule_version,
-                "fiscal_year": original.fiscal_year,
-                "fiscal_period": original.fiscal_period,
-                "cap_period": original.cap_period,
-                "amount_cents": -original.amount_cents,
-                "funding_source": original.funding_source,
-                "reverses_entry_id": original.entry_id,
-                "reason": reason.value,
-                "awarded_at": original.awarded_at,
-                "recorded_at": now,
-            },
-        )
-        if not inserted:
-            continue
-        await repo.add_usage(
-            session,
-            (original.educator_id, original.rule_id, original.cap_period),
-            -1,
-            -original.amount_cents,
-        )
-        await repo.change_budget(
-            session,
-            (original.district_id, original.funding_source, original.fiscal_year),
-            committed=-original.amount_cents,
-        )
-        event = StipendReversed(
-            educator_id=original.educator_id,
-            district_id=original.district_id,
-            basis=StipendBasis(original.basis),
-            credential_id=original.credential_id,
-            stack_completion_id=original.stack_completion_id,
-            rule_id=original.rule_id,
-            rule_version=original.rule_version,
-            fiscal_year=original.fiscal_year,
-            fiscal_period=original.fiscal_period,
-            reversal_entry_id=reversal_id,
-            original_entry_id=original.entry_id,
-            amount_cents=-original.amount_cents,
-            reason=reason,
-            reversed_at=now,
-        )
-        await add_event(session, event, event_id=ids.event_id(event.event_type, reversal_id))
-        await audit.append(
-            session,
-            actor=f"revocation:{award_key}",
-            action="stipend.reversed",
-            object_type="ledger_entry",
-            object_id=reversal_id,
-            details={
-                "original_entry_id": original.entry_id,
-                "amount_cents": -original.amount_cents,
-                "reason": str(reason),
-            },
-            chain=f"educator:{original.educator_id}",
-            at=now,
-        )
-        reversed_ids.append(reversal_id)
-    cancelled = await repo.cancel_deferrals(session, award_key, now)
-    cancellation = (
-        DeferralCancellationReason.STACK_COMPLETION_REVERSED
-        if reason is StipendReversalReason.STACK_COMPLETION_REVERSED
-        else DeferralCancellationReason.CREDENTIAL_REVOKED
-    )
+    for approval in approvals:
+        reversal = approval.reversal(reason, now)
+        if await ledger.record_reversal(reversal):
+            _announce_reversal(uow, award_key, reversal)
+            reversed_ids.append(reversal.entry_id)
+    cancelled = await ledger.cancel_deferrals(award_key, now)
     for deferral in cancelled:
-        by_credential = deferral.basis == Basis.CREDENTIAL.value
-        cancelled_event = StipendDeferralCancelled(
-            educator_id=deferral.educator_id,
-            district_id=deferral.district_id,
-            basis=StipendBasis(deferral.basis),
-            credential_id=deferral.source_id if by_credential else None,
-            stack_completion_id=None if by_credential else deferral.source_id,
-            rule_id=deferral.rule_id,
-            rule_version=deferral.rule_version,
-            fiscal_year=deferral.fiscal_year,
-            fiscal_period=deferral.fiscal_period,
-            deferral_id=deferral.deferral_id,
-            amount_cents=deferral.amount_cents,
-            funding_source=deferral.funding_source,
-            reason=cancellation,
-            cancelled_at=now,
-        )
-        await add_event(
-            session,
-            cancelled_event,
-            event_id=ids.event_id(cancelled_event.event_type, deferral.deferral_id),
-        )
-        await audit.append(
-            session,
-            actor=f"revocation:{award_key}",
-            action="stipend.deferral_cancelled",
-            object_type="stipend_deferral",
-            object_id=deferral.deferral_id,
-            details={"amount_cents": deferral.amount_cents, "reason": str(cancellation)},
-            chain=f"educator:{deferral.educator_id}",
-            at=now,
-        )
+        _announce_cancellation(uow, award_key, deferral, cancellation_reason(reason), now)
     if cancelled:
         log.info("cancelled %d deferred stipends of revoked %s", len(cancelled), award_key)
     return reversed_ids
 
 
 async def add_funds(
-    session: AsyncSession,
-    key: BudgetKey,
-    amount_cents: int,
-    *,
-    added_by: str,
-    clock: Clock,
+    uow: UnitOfWork, key: BudgetKey, amount_cents: int, *, added_by: str, clock: Clock
+) -> Allocation:
+    """Add ``amount_cents`` to a registered district's budget and pay deferred stipends,
+    oldest first, while it covers them (eligibility and caps are judged again at payment)."""
+    district_id, _, fiscal_year = key
+    if not 2000 <= fiscal_year <= 2200:
+        raise Invalid("fiscal_year out of range")
+    async with uow:
+        if await uow.roster.district_state(district_id) is None:
+            raise NotFound("district is not registered")
+        released = await _pay_deferred(uow, key, amount_cents, added_by=added_by, clock=clock)
+        budget = await uow.ledger.budget_status(key)
+        await uow.commit()
+    return Allocation(budget, released)
+
+
+async def _pay_deferred(
+    uow: UnitOfWork, key: BudgetKey, amount_cents: int, *, added_by: str, clock: Clock
 ) -> list[str]:
-    """Add ``amount_cents`` to a budget and pay deferred stipends, oldest first, while it
-    covers them (eligibility and caps are judged again at payment). Returns the ledger entry
+    """The funds added, then the budget's deferrals paid in order; returns the ledger entry
     ids approved now."""
     now = clock()
-    plans: list[tuple[Any, StipendRule, Award, Educator]] = []
-    for deferral in await repo.waiting_deferrals(session, key):
-        rule = await repo.rule_version(session, deferral.rule_id, deferral.rule_version)
-        educator = await repo.get_educator(session, deferral.educator_id)
-        if rule is None or educator is None:
-            continue
-        award = Award(
-            Basis(deferral.basis),
-            deferral.source_id,
-            deferral.subject_id,
-            deferral.educator_id,
-            deferral.district_id,
-            deferral.awarded_at,
-        )
-        plans.append((deferral, rule, award, educator))
-    usage = await repo.lock_usage(
-        session,
+    ledger = uow.ledger
+    plans: list[tuple[Deferral, StipendRule, Educator]] = []
+    for deferral in await ledger.waiting_deferrals(key):
+        rule = await uow.stipend_rules.version(deferral.rule_id, deferral.rule_version)
+        educator = await uow.roster.educator(deferral.educator_id)
+        if rule is not None and educator is not None:
+            plans.append((deferral, rule, educator))
+    usage = await ledger.lock_usage(
         {
-            _usage_key(rule, award, deferral.fiscal_year): rule.annual_cap_cents
-            for deferral, rule, award, _ in plans
-        },
+            rule.usage_key(deferral.award, deferral.fiscal_year): rule.annual_cap_cents
+            for deferral, rule, _ in plans
+        }
     )
-    budget = (await repo.lock_budgets(session, [key]))[key]
-    await repo.change_budget(session, key, allocated=amount_cents)
-    await repo.record_allocation(session, key, amount_cents, added_by, now)
-    budget = Budget(budget.allocated_cents + amount_cents, budget.committed_cents)
+    budget = (await ledger.lock_budgets([key]))[key].allocate(amount_cents)
+    await ledger.add_funds(key, amount_cents, added_by=added_by, at=now)
     approved: list[str] = []
-    for deferral, rule, award, educator in plans:
-        if await repo.lock_deferral(session, deferral.deferral_id) != "deferred":
+    for deferral, rule, educator in plans:
+        if await ledger.lock_deferral(deferral.deferral_id) != "deferred":
             continue  # cancelled by a revocation since we listed it
-        usage_key = _usage_key(rule, award, deferral.fiscal_year)
+        award = deferral.award
+        usage_key = rule.usage_key(award, deferral.fiscal_year)
         decision = decide(rule, award, educator, usage[usage_key], budget)
         if decision.outcome is Outcome.DEFER:
             break  # first come, first paid: later deferrals wait behind this one
         if decision.outcome is Outcome.NOTHING:
-            await repo.resolve_deferral(session, deferral.deferral_id, "lapsed", now, None)
+            await ledger.resolve_deferral(deferral.deferral_id, "lapsed", now, None)
             continue
-        entry_id = await _approve(
-            session,
+        payment = Payment(
             rule,
-            award,
+            Outcome.APPROVE,
             decision.amount_cents,
             deferral.fiscal_year,
             deferral.fiscal_period,
-            now,
         )
-        await repo.resolve_deferral(session, deferral.deferral_id, "approved", now, entry_id)
-        spent = usage[usage_key]
-        usage[usage_key] = Usage(spent.paid_count + 1, spent.paid_cents + decision.amount_cents)
-        budget = Budget(budget.allocated_cents, budget.committed_cents + decision.amount_cents)
-        approved.append(entry_id)
+        (entry,), _ = await _record(uow, award, [payment], now)
+        await ledger.resolve_deferral(deferral.deferral_id, "approved", now, entry.entry_id)
+        usage[usage_key] = usage[usage_key].plus(decision.amount_cents)
+        budget = budget.commit(decision.amount_cents)
+        approved.append(entry.entry_id)
     return approved
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+async def budget(uow: UnitOfWork, key: BudgetKey) -> BudgetStatus:
+    """Allocated, committed and remaining cents of one budget, and what waits on it."""
+    async with uow:
+        return await uow.ledger.budget_status(key)
+
+
+async def statement(
+    uow: UnitOfWork, educator_id: str, *, district_scope: str | None
+) -> StipendStatement:
+    """An educator's ledger entries and which are held (``district_scope``: only that
+    district's entries)."""
+    async with uow:
+        entries = await uow.ledger.educator_entries(educator_id)
+        held = await uow.holds.held_entries(educator_id=educator_id)
+    if district_scope is not None:
+        entries = [entry for entry in entries if entry.district_id == district_scope]
+    return StipendStatement(educator_id, entries, frozenset(entry.entry_id for entry in held))

@@ -10,8 +10,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from compensation.domain.fiscal import FiscalCalendar
 from compensation.domain.lanes import SalaryLaneRule
-from compensation.domain.payroll import AckStatus
-from compensation.domain.rules import RuleKind, StipendRule
+from compensation.domain.ledger import BudgetStatus, LedgerEntry, StipendStatement
+from compensation.domain.payroll import Acknowledgement, AckStatus, Batch
+from compensation.domain.rules import BudgetKey, RuleKind, StipendRule
 from mc_events.contracts.roster import StaffRole
 
 PositiveCents = Annotated[StrictInt, Field(gt=0, description="Integer cents (USD).")]
@@ -143,6 +144,20 @@ class BudgetOut(BaseModel):
     deferred_count: int
     deferred_cents: int
 
+    @classmethod
+    def of(cls, key: BudgetKey, budget: BudgetStatus) -> BudgetOut:
+        district_id, funding_source, fiscal_year = key
+        return cls(
+            district_id=district_id,
+            funding_source=funding_source,
+            fiscal_year=fiscal_year,
+            allocated_cents=budget.allocated_cents,
+            committed_cents=budget.committed_cents,
+            remaining_cents=budget.remaining_cents,
+            deferred_count=budget.deferred_count,
+            deferred_cents=budget.deferred_cents,
+        )
+
 
 class AllocationOut(BaseModel):
     budget: BudgetOut
@@ -171,6 +186,10 @@ class LedgerEntryOut(BaseModel):
         description="Held from payroll: the credential is suspended and no batch carries it.",
     )
 
+    @classmethod
+    def of(cls, entry: LedgerEntry, *, held: bool) -> LedgerEntryOut:
+        return cls.model_validate({**vars(entry), "held": held})
+
 
 class EducatorStipendsOut(BaseModel):
     educator_id: str
@@ -178,6 +197,19 @@ class EducatorStipendsOut(BaseModel):
     by_fiscal_year: dict[int, int]
     held_cents: int = Field(default=0, description="Part of the balance held from payroll.")
     entries: list[LedgerEntryOut]
+
+    @classmethod
+    def of(cls, statement: StipendStatement) -> EducatorStipendsOut:
+        held = statement.held_entry_ids
+        return cls(
+            educator_id=statement.educator_id,
+            balance_cents=statement.balance_cents,
+            by_fiscal_year=statement.by_fiscal_year,
+            held_cents=statement.held_cents,
+            entries=[
+                LedgerEntryOut.of(entry, held=entry.entry_id in held) for entry in statement.entries
+            ],
+        )
 
 
 # -- payroll and reports --------------------------------------------------------------------
@@ -202,6 +234,16 @@ class BatchOut(BaseModel):
     checksum_sha256: str = Field(description="SHA-256 of the CSV export.")
     exported_at: datetime
 
+    @classmethod
+    def of(cls, batch: Batch) -> BatchOut:
+        return cls(
+            **vars(batch.header),
+            status=batch.status,
+            entry_count=len(batch.lines),
+            total_cents=batch.total_cents,
+            checksum_sha256=batch.checksum_sha256,
+        )
+
 
 class AcknowledgementIn(_In):
     idempotency_key: str
@@ -209,6 +251,15 @@ class AcknowledgementIn(_In):
     rejected_entry_ids: list[str] = Field(default_factory=list)
     payroll_reference: str | None = None
     message: str = ""
+
+    def to_domain(self) -> Acknowledgement:
+        return Acknowledgement(
+            idempotency_key=self.idempotency_key,
+            status=self.status,
+            rejected_entry_ids=list(self.rejected_entry_ids),
+            payroll_reference=self.payroll_reference,
+            message=self.message,
+        )
 
 
 class FundingSourceReport(BaseModel):
