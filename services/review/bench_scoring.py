@@ -50,7 +50,6 @@ from mc_events.contracts.common import (
 from mc_events.contracts.enrollment import ArtifactRef, EvidenceSubmitted
 from mc_events.db import create_engine, execute_core, session_factory
 from mc_events.devinfra.postgres import scratch_database
-from review.adapters import repository as repo
 from review.adapters.tables import assignments
 from review.bootstrap import MIGRATIONS
 from review.domain.assignment import (
@@ -136,11 +135,10 @@ def submitted(i: int) -> EvidenceSubmitted:
 async def seed(sessions: Sessions, submissions: int, raters: int) -> list[list[tuple[str, str]]]:
     """The catalog, the assessors and ``submissions`` assigned reviews; per review, its
     ``(assignment id, assessor id)`` pairs in slot order."""
-    async with sessions() as session, session.begin():
-        await record_published(session, published())
+    async with UnitOfWork(sessions) as uow:
+        await record_published(uow, published())
         for assessor_id in ASSESSORS:
-            await repo.upsert_assessor(
-                session,
+            await uow.assessors.upsert(
                 Assessor(
                     links=AssessorLinks(assessor_id=assessor_id, district_id="lea-far"),
                     qualifications=frozenset(
@@ -151,12 +149,14 @@ async def seed(sessions: Sessions, submissions: int, raters: int) -> list[list[t
                 ),
                 NOW,
             )
+        await uow.commit()
     policy = AssignmentPolicy(raters_per_submission=raters)
     for first in range(0, submissions, 100):
-        async with sessions() as session, session.begin():
+        async with UnitOfWork(sessions) as uow:
             for i in range(first, min(first + 100, submissions)):
-                assigned = await on_evidence_submitted(session, submitted(i), policy, NOW)
+                assigned = await on_evidence_submitted(uow, submitted(i), policy, NOW)
                 assert len(assigned) == raters, assigned
+            await uow.commit()
     async with sessions() as session:
         rows = await execute_core(
             session,
@@ -180,15 +180,13 @@ async def score_reviews(sessions: Sessions, reviews: list[list[tuple[str, str]]]
     decided = 0
     for review in reviews:
         for assignment_id, assessor_id in review:
-            async with UnitOfWork(sessions) as uow:
-                outcome = await score_assignment(
-                    uow.session,
-                    assignment_id=assignment_id,
-                    assessor_id=assessor_id,
-                    scores=SCORES,
-                    now=datetime.now(UTC),
-                )
-                await uow.commit()
+            outcome = await score_assignment(
+                UnitOfWork(sessions),
+                assignment_id=assignment_id,
+                assessor_id=assessor_id,
+                scores=SCORES,
+                now=datetime.now(UTC),
+            )
             decided += outcome.decision is not None
     return decided
 

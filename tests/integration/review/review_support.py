@@ -35,7 +35,6 @@ from mc_events.testing import running_service
 from review.adapters.tables import roster_educators
 from review.bootstrap import build
 from review.config import Settings
-from review.entrypoints.api.deps import get_clock
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday
 DUE = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # five business days later
@@ -64,7 +63,6 @@ async def review_service(infra, tmp_path, clock=None, **overrides):
     async with running_service(
         lambda settings: build(settings, clock=clock), Settings, infra, tmp_path, **overrides
     ) as svc:
-        svc.app.dependency_overrides[get_clock] = lambda: clock
         yield svc
 
 

@@ -15,6 +15,7 @@ from mc_events.db import execute_core
 from review.adapters.tables import assignments, reviews
 from review.entrypoints.scheduler import ReviewScheduler
 from review.metrics import ReviewMetrics
+from review.service_layer.unit_of_work import UnitOfWork
 
 DAY = timedelta(days=1)
 T = NOW
@@ -174,7 +175,7 @@ async def test_measures_over_all_time_match_the_hand_worked_figures(infra, tmp_p
         # The same figures, all time, as Prometheus gauges once the scheduler refreshed them.
         metrics = ReviewMetrics.of(svc.definition.registry)
         await ReviewScheduler(svc.definition.settings, metrics, lambda: NOW).refresh_measures(
-            svc.runtime.sessions
+            UnitOfWork(svc.runtime.sessions)
         )
         text = (await svc.client.get("/metrics")).text
         for line in (

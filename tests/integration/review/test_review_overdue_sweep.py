@@ -34,11 +34,10 @@ from review_support import (
 )
 
 from mc_events.consumer import wait_until
-from review.adapters.repository import lock_review
 from review.entrypoints.scheduler import ReviewScheduler
 from review.metrics import ReviewMetrics
 from review.service_layer.assignment import policy_of
-from review.service_layer.overdue import sweep_overdue
+from review.service_layer.overdue import sweep_batch
 from review.service_layer.unit_of_work import UnitOfWork
 
 AFTER_DUE = DUE + timedelta(minutes=1)
@@ -234,7 +233,7 @@ async def test_concurrent_and_crashed_sweeps_escalate_exactly_once(infra, tmp_pa
 
         # A sweep that dies before its commit leaves no trace.
         async with UnitOfWork(svc.runtime.sessions) as uow:
-            crashed = await sweep_overdue(uow.session, policy_of(settings), clock(), 100)
+            crashed = await sweep_batch(uow, policy_of(settings), clock(), 100)
             assert crashed.escalated == 3
             # no commit: the transaction rolls back as if the process had been killed
         for event in events:
@@ -244,7 +243,9 @@ async def test_concurrent_and_crashed_sweeps_escalate_exactly_once(infra, tmp_pa
 
         # Replicas sweeping at once: every overdue assignment is escalated once in total.
         runner = ReviewScheduler(settings, ReviewMetrics.of(svc.definition.registry), clock)
-        results = await asyncio.gather(*(runner.sweep_once(svc.runtime.sessions) for _ in range(4)))
+        results = await asyncio.gather(
+            *(runner.sweep_once(UnitOfWork(svc.runtime.sessions)) for _ in range(4))
+        )
         assert sum(r.escalated for r in results) == 3
         assert sum(r.reassigned for r in results) == 3
         for event in events:
@@ -332,8 +333,8 @@ async def test_a_submission_being_scored_right_now_is_left_to_the_next_sweep(inf
         event = await _assigned_submission(svc, infra, mc_id)
         clock.now = AFTER_DUE
         # A scoring command holds the review row (it locks it first).
-        async with svc.runtime.sessions() as scoring, scoring.begin():
-            assert await lock_review(scoring, event.submission_id) is not None
+        async with UnitOfWork(svc.runtime.sessions) as scoring:
+            assert await scoring.reviews.get(event.submission_id, for_update=True) is not None
             busy = await _sweep(svc)
             assert (busy["overdue"], busy["escalated"]) == (1, 0)
         assert (await _sweep(svc))["escalated"] == 1

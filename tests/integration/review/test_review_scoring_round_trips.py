@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_events.db import execute_core, session_factory, statements_run
 from mc_events.testing import migrated_database
-from review.adapters import repository as repo
 from review.adapters.tables import assignments, reviews
 from review.bootstrap import MIGRATIONS
 from review.domain.assignment import Assessor, CalibrationStatus, Qualification, QualificationKind
@@ -49,11 +48,10 @@ async def database(infra) -> AsyncIterator[AsyncEngine]:
 async def assigned_reviews(sessions: Sessions, raters: int) -> list[list[tuple[str, str]]]:
     """``REVIEWS`` submissions assigned to ``raters`` raters each; per review, its
     ``(assignment id, assessor id)`` in slot order."""
-    async with sessions() as session, session.begin():
-        await record_published(session, published(MC_ID, "Wait time"))
+    async with UnitOfWork(sessions) as uow:
+        await record_published(uow, published(MC_ID, "Wait time"))
         for assessor_id in ("assessor-1", "assessor-2"):
-            await repo.upsert_assessor(
-                session,
+            await uow.assessors.upsert(
                 Assessor(
                     links=AssessorLinks(assessor_id=assessor_id, district_id="lea-far"),
                     qualifications=frozenset(
@@ -70,9 +68,9 @@ async def assigned_reviews(sessions: Sessions, raters: int) -> list[list[tuple[s
             event = submitted(MC_ID)
             submission_ids.append(event.submission_id)
             policy = AssignmentPolicy(raters_per_submission=raters)
-            assert len(await on_evidence_submitted(session, event, policy, NOW)) == raters
+            assert len(await on_evidence_submitted(uow, event, policy, NOW)) == raters
         rows = await execute_core(
-            session,
+            uow.session,
             sa.select(assignments.c.submission_id, assignments.c.assignment_id)
             .add_columns(assignments.c.assessor_id)
             .where(assignments.c.submission_id.in_(submission_ids))
@@ -81,6 +79,7 @@ async def assigned_reviews(sessions: Sessions, raters: int) -> list[list[tuple[s
         found: dict[str, list[tuple[str, str]]] = {s: [] for s in submission_ids}
         for row in rows:
             found[row.submission_id].append((row.assignment_id, row.assessor_id))
+        await uow.commit()
     return list(found.values())
 
 
@@ -90,15 +89,13 @@ async def score(
     """One rater's scores, committed as the API does; with the statements sent."""
     assignment_id, assessor_id = assignment
     with statements_run(engine) as statements:
-        async with UnitOfWork(sessions) as uow:
-            outcome = await score_assignment(
-                uow.session,
-                assignment_id=assignment_id,
-                assessor_id=assessor_id,
-                scores={"c1": Score(level, "seen in the video")},
-                now=datetime(2026, 3, 3, 9, 0, tzinfo=UTC),
-            )
-            await uow.commit()
+        outcome = await score_assignment(
+            UnitOfWork(sessions),
+            assignment_id=assignment_id,
+            assessor_id=assessor_id,
+            scores={"c1": Score(level, "seen in the video")},
+            now=datetime(2026, 3, 3, 9, 0, tzinfo=UTC),
+        )
     return outcome, list(statements)
 
 

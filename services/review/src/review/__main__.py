@@ -13,6 +13,7 @@ from mc_events.db import create_engine, session_factory
 from mc_events.telemetry import configure_logging
 from review.bootstrap import build, scheduler
 from review.config import Settings
+from review.service_layer.unit_of_work import UnitOfWork
 
 
 async def _sweep(every: float | None) -> None:
@@ -28,7 +29,7 @@ async def _sweep(every: float | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         while True:
-            result = await runner.sweep_once(session_factory(engine))
+            result = await runner.sweep_once(UnitOfWork(session_factory(engine)))
             typer.echo(json.dumps(asdict(result)))
             if every is None:
                 return

@@ -6,9 +6,9 @@ from prometheus_client import CollectorRegistry
 
 import review
 from mc_events import topics
+from mc_events.clock import Clock, utc_now
 from mc_events.service import ServiceDefinition
 from review.config import Settings
-from review.domain.clock import Clock, utc_now
 from review.entrypoints import consumer
 from review.entrypoints.api import router
 from review.entrypoints.scheduler import ReviewScheduler
@@ -19,8 +19,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def build(settings: Settings | None = None, *, clock: Clock = utc_now) -> ServiceDefinition:
-    """The service; tests pass a settable ``clock`` (the API reads it through ``get_clock``,
-    which they override on the app; the consumer and the scheduler get it here)."""
+    """The service; tests pass a settable ``clock`` (the API, the consumer and the scheduler
+    all take the time from it)."""
     settings = settings or Settings()
     registry = CollectorRegistry()
     return ServiceDefinition(
@@ -34,6 +34,7 @@ def build(settings: Settings | None = None, *, clock: Clock = utc_now) -> Servic
         publishes=[topics.REVIEWS],
         subscribes=[topics.CATALOG, topics.ROSTER, topics.ENROLLMENTS],
         registry=registry,
+        clock=clock,
         workers={"review-scheduler": scheduler(settings, registry, clock).worker()},
     )
 

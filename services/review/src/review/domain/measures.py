@@ -2,20 +2,39 @@
 calibration drift report (agreement with the reference scores over time).
 
 Pure: the repository aggregates in SQL (counts per outcome, per criterion, per attempt, per
-pair of rater levels) and these functions turn counts into rates, means and agreement.
+pair of rater levels) into :class:`Measures`, whose properties and these functions turn counts
+into rates, means and agreement. Decision measures count decisions made in ``[since, until)``;
+SLA measures count rater assignments due in it; the queue is the state now.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from mc_events.refusals import Invalid
 from review.domain.calibration import Agreement
+from review.domain.review import ReviewStatus
+from review.domain.scoring import Outcome
+
+QUEUE_STATUSES = (
+    ReviewStatus.AWAITING_ASSESSOR,
+    ReviewStatus.IN_REVIEW,
+    ReviewStatus.AWAITING_APPROVER,
+    ReviewStatus.MISCONDUCT_HOLD,
+)
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """Refuse a window ``[since, until)`` that is empty (422)."""
+    if since is not None and until is not None and since >= until:
+        raise Invalid("since must be before until")
 
 
 def ratio(numerator: int, denominator: int) -> Fraction | None:
@@ -154,3 +173,73 @@ def calibration_drift(
             )
         )
     return periods, assessors
+
+
+@dataclass(frozen=True)
+class MeasuresFilter:
+    micro_credential_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class CriterionMeasure:
+    criterion_id: str
+    results: int = 0
+    met: int = 0
+
+    @property
+    def met_rate(self) -> Fraction | None:
+        return ratio(self.met, self.results)
+
+
+@dataclass
+class McMeasures:
+    micro_credential_id: str
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    mean_time_to_decision_seconds: float | None = None
+    attempts_to_pass: dict[int, int] = field(default_factory=dict)
+    criteria: dict[str, CriterionMeasure] = field(default_factory=dict)
+    rater_pairs: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def decisions(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def pass_rate(self) -> Fraction | None:
+        return ratio(self.outcomes["passed"], self.decisions)
+
+    @property
+    def mean_attempts_to_pass(self) -> Fraction | None:
+        return mean_attempt(self.attempts_to_pass)
+
+    @property
+    def inter_rater(self) -> Agreement:
+        return agreement_from_counts(self.rater_pairs)
+
+
+@dataclass
+class Measures:
+    queue_depth: dict[str, int]
+    oldest_waiting_since: datetime | None
+    decisions: int
+    mean_time_to_decision_seconds: float | None
+    median_time_to_decision_seconds: float | None
+    p90_time_to_decision_seconds: float | None
+    assignments_due: int
+    sla_breaches: int
+    open_overdue: int
+    by_micro_credential: dict[str, McMeasures]
+
+    @property
+    def sla_breach_rate(self) -> Fraction | None:
+        return ratio(self.sla_breaches, self.assignments_due)
+
+    @property
+    def inter_rater(self) -> Agreement:
+        pairs: dict[tuple[str, str], int] = defaultdict(int)
+        for mc in self.by_micro_credential.values():
+            for key, n in mc.rater_pairs.items():
+                pairs[key] += n
+        return agreement_from_counts(pairs)

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mc_events.refusals import Invalid
+
 
 class Outcome(StrEnum):
     PASSED = "passed"
@@ -19,8 +21,9 @@ class Outcome(StrEnum):
     NOT_EARNED = "not_earned"
 
 
-class InvalidScores(ValueError):
-    """Scores that do not fit the rubric (missing, unknown criterion or level)."""
+class InvalidScores(Invalid):
+    """Scores that do not fit the rubric (missing, unknown criterion or level): 422, nothing
+    is saved."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,14 @@ class Criterion:
 
     def met_by(self, level_id: str) -> bool:
         return self.rank(level_id) >= self.rank(self.required_level_id)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """What the catalog says about scoring one micro-credential version."""
+
+    criteria: tuple[Criterion, ...]
+    attempt_cap: int
 
 
 @dataclass(frozen=True)

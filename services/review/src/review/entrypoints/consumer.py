@@ -1,7 +1,8 @@
-"""Inbound events of the review service, mapped to command handlers.
+"""Inbound events of the review service, mapped to service-layer handlers.
 
-Handlers run in the consumer's transaction (with the inbox row): they never commit. Topics are
-shared, so events about entities this service does not know arrive; per event:
+Handlers run in the consumer's transaction (with the inbox row), on a unit of work joined to it:
+they never commit. Topics are shared, so events about entities this service does not know
+arrive; per event:
 
 - ``registry.micro_credential_published``: upsert the version into the catalog read model,
   then retry the waiting submissions of that version: topics are not ordered with each other,
@@ -19,24 +20,19 @@ shared, so events about entities this service does not know arrive; per event:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
+from mc_events.clock import Clock, utc_now
 from mc_events.consumer import Handler
 from mc_events.contracts.base import Event
 from mc_events.contracts.catalog import MicroCredentialPublished, MicroCredentialRetired
 from mc_events.contracts.enrollment import EvidenceSubmitted
 from mc_events.contracts.roster import EducatorMovedDistrict, EducatorRegistered, EducatorUpdated
 from mc_events.envelope import Received
-from review.domain.clock import Clock, utc_now
+from mc_events.unit_of_work import consumer_handler
 from review.service_layer import read_models
-from review.service_layer.assignment import (
-    AssignmentPolicy,
-    assign_pending,
-    on_evidence_submitted,
-)
+from review.service_layer.assignment import AssignmentPolicy, on_evidence_submitted
+from review.service_layer.unit_of_work import UnitOfWork
 
 
 def handlers(
@@ -45,40 +41,29 @@ def handlers(
     """The handlers, bound to the assignment policy and clock of the composition root."""
     chosen = policy or AssignmentPolicy()
 
-    async def on_published(
-        session: AsyncSession, received: Received[MicroCredentialPublished]
-    ) -> None:
-        await read_models.record_published(session, received.event)
-        event = received.event
-        await assign_pending(
-            session,
-            chosen,
-            clock(),
-            limit=1000,
-            micro_credential=(event.micro_credential_id, event.micro_credential_version),
-        )
+    async def on_published(uow: UnitOfWork, received: Received[MicroCredentialPublished]) -> None:
+        await read_models.on_published(uow, received.event, chosen, clock())
 
-    async def on_retired(session: AsyncSession, received: Received[MicroCredentialRetired]) -> None:
-        await read_models.record_retired(session, received.event)
+    async def on_retired(uow: UnitOfWork, received: Received[MicroCredentialRetired]) -> None:
+        await read_models.record_retired(uow, received.event)
 
-    async def on_educator(session: AsyncSession, received: Received[Any]) -> None:
-        await read_models.record_educator(session, received.event)
+    async def on_educator(uow: UnitOfWork, received: Received[Any]) -> None:
+        await read_models.record_educator(uow, received.event)
 
-    async def on_moved(session: AsyncSession, received: Received[EducatorMovedDistrict]) -> None:
-        await read_models.record_move(session, received.event)
+    async def on_moved(uow: UnitOfWork, received: Received[EducatorMovedDistrict]) -> None:
+        await read_models.record_move(uow, received.event)
 
-    async def on_submitted(session: AsyncSession, received: Received[EvidenceSubmitted]) -> None:
-        await on_evidence_submitted(session, received.event, chosen, clock())
+    async def on_submitted(uow: UnitOfWork, received: Received[EvidenceSubmitted]) -> None:
+        await on_evidence_submitted(uow, received.event, chosen, clock())
 
-    table: dict[type[Event], Callable[..., Any]] = {
-        MicroCredentialPublished: on_published,
-        MicroCredentialRetired: on_retired,
-        EducatorRegistered: on_educator,
-        EducatorUpdated: on_educator,
-        EducatorMovedDistrict: on_moved,
-        EvidenceSubmitted: on_submitted,
+    return {
+        MicroCredentialPublished: consumer_handler(UnitOfWork, on_published),
+        MicroCredentialRetired: consumer_handler(UnitOfWork, on_retired),
+        EducatorRegistered: consumer_handler(UnitOfWork, on_educator),
+        EducatorUpdated: consumer_handler(UnitOfWork, on_educator),
+        EducatorMovedDistrict: consumer_handler(UnitOfWork, on_moved),
+        EvidenceSubmitted: consumer_handler(UnitOfWork, on_submitted),
     }
-    return table
 
 
 HANDLERS: dict[type[Event], Handler] = handlers()

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
+from mc_events.clock import Clock
 from mc_events.service import ServiceRuntime, Worker, every
 from review.config import Settings
-from review.domain.clock import Clock
+from review.domain.measures import MeasuresFilter
 from review.metrics import ReviewMetrics
-from review.service_layer import measures
+from review.service_layer import measures, overdue
 from review.service_layer.assignment import policy_of
-from review.service_layer.overdue import SweepResult, sweep_overdue
+from review.service_layer.overdue import SweepResult
 from review.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -33,19 +31,14 @@ class ReviewScheduler:
         self.metrics = metrics
         self.clock = clock
 
-    async def sweep_once(self, sessions: async_sessionmaker[AsyncSession]) -> SweepResult:
-        """Sweep until no overdue assignment is left unhandled (a batch per transaction)."""
+    async def sweep_once(self, uow: UnitOfWork) -> SweepResult:
+        """Sweep until no overdue assignment is left unhandled (a batch per transaction),
+        counting each committed batch."""
         total = SweepResult()
         try:
-            while True:
-                async with UnitOfWork(sessions) as uow:
-                    result = await sweep_overdue(
-                        uow.session,
-                        policy_of(self.settings),
-                        self.clock(),
-                        self.settings.overdue_sweep_batch,
-                    )
-                    await uow.commit()
+            async for result in overdue.sweep(
+                uow, policy_of(self.settings), self.clock, self.settings.overdue_sweep_batch
+            ):
                 if result.skipped:
                     self.metrics.sweeps.labels("skipped").inc()
                     log.info("overdue sweep skipped: another replica is sweeping")
@@ -54,36 +47,23 @@ class ReviewScheduler:
                     result.escalated - result.needs_state_admin
                 )
                 self.metrics.escalations.labels("needs_state_admin").inc(result.needs_state_admin)
-                total = SweepResult(
-                    total.overdue + result.overdue,
-                    total.reassigned + result.reassigned,
-                    total.escalated + result.escalated,
-                    total.needs_state_admin + result.needs_state_admin,
-                )
-                # A full batch may leave more; a batch of stuck ones (nobody to take them)
-                # would come back every time, so stop once a batch changed nothing.
-                if result.overdue < self.settings.overdue_sweep_batch or not (
-                    result.reassigned or result.escalated
-                ):
-                    break
+                total += result
         except Exception:
             self.metrics.sweeps.labels("failed").inc()
             raise
         self.metrics.sweeps.labels("done").inc()
         return total
 
-    async def refresh_measures(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        async with UnitOfWork(sessions) as uow:
-            found = await measures.measures(uow.session, measures.Filter(), self.clock())
-        measures.export(self.metrics, found)
+    async def refresh_measures(self, uow: UnitOfWork) -> None:
+        measures.export(self.metrics, await measures.measures(uow, MeasuresFilter(), self.clock()))
 
     async def run(self, runtime: ServiceRuntime) -> None:
         """Sweep (unless switched off), then refresh the research gauges."""
         try:
             if self.settings.overdue_sweep_enabled:
-                await self.sweep_once(runtime.sessions)
+                await self.sweep_once(UnitOfWork(runtime.sessions))
         finally:
-            await self.refresh_measures(runtime.sessions)
+            await self.refresh_measures(UnitOfWork(runtime.sessions))
 
     def worker(self) -> Worker:
         """Run at once, then every ``sweep_interval_seconds``, inside ``serve``."""

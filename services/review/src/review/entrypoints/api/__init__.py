@@ -1,4 +1,5 @@
-"""The review HTTP API (routes stay thin: validate, call a handler, map errors)."""
+"""The review HTTP API: a router per capability, collected (routes stay thin: validate the
+request, call one service-layer function, shape its answer; refusals answer themselves)."""
 
 from fastapi import APIRouter
 

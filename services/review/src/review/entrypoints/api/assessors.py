@@ -1,21 +1,23 @@
 """The assessor roster: qualifications, calibration status, capacity and conflict links.
 
-State admins manage it. An assessor may read their own record (token claim ``assessor_id``).
-A change may make an assessor eligible for submissions that wait for one: they are assigned in
-the same transaction.
+State admins manage it. An assessor may read their own record and calibration runs (token
+claim ``assessor_id``). A change may make an assessor eligible for submissions that wait for
+one: they are assigned in the same transaction.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mc_events.auth import Principal, Role, require
-from review.adapters import repository as repo
+from mc_events.dependencies import ClockDep
+from mc_events.refusals import NotFound
+from review.adapters.assessors import AssessorRecord, CalibrationRecord
 from review.domain.assignment import (
     Assessor,
     CalibrationStatus,
@@ -24,10 +26,8 @@ from review.domain.assignment import (
 )
 from review.domain.calibration import Comparison
 from review.domain.conflicts import AssessorLinks
-from review.entrypoints.api.deps import ClockDep, Metrics, Sessions, SettingsDep
-from review.service_layer.assignment import assign_pending, policy_of
-from review.service_layer.calibration import UnknownAssessor, record_calibration
-from review.service_layer.unit_of_work import UnitOfWork
+from review.entrypoints.api.deps import Metrics, Policy, SettingsDep, StateAdmin, UoW
+from review.service_layer import assessors
 
 router = APIRouter(prefix="/assessors", tags=["assessors"])
 
@@ -69,7 +69,7 @@ class AssessorOut(AssessorIn):
     updated_at: datetime
 
 
-def _out(record: repo.AssessorRecord) -> AssessorOut:
+def _out(record: AssessorRecord) -> AssessorOut:
     a = record.assessor
     return AssessorOut(
         assessor_id=a.assessor_id,
@@ -89,7 +89,14 @@ def _out(record: repo.AssessorRecord) -> AssessorOut:
     )
 
 
-StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]
+AdminOrAssessor = Annotated[Principal, Depends(require(Role.STATE_ADMIN, Role.ASSESSOR))]
+
+
+def _own(principal: Principal, assessor_id: str) -> None:
+    """State admins see anyone's; an assessor only their own (others' ids are not disclosed:
+    the same answer as a missing record)."""
+    if not principal.has(Role.STATE_ADMIN) and principal.assessor_id != assessor_id:
+        raise NotFound("no such assessor")
 
 
 @router.put(
@@ -105,8 +112,9 @@ async def put_assessor(
     body: AssessorIn,
     response: Response,
     _: StateAdmin,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
+    policy: Policy,
     settings: SettingsDep,
 ) -> AssessorOut:
     assessor = Assessor(
@@ -122,13 +130,9 @@ async def put_assessor(
         weekly_capacity=body.weekly_capacity,
         active=body.active,
     )
-    now = clock()
-    async with UnitOfWork(sessions) as uow:
-        created = await repo.upsert_assessor(uow.session, assessor, now)
-        await assign_pending(uow.session, policy_of(settings), now, settings.assign_pending_batch)
-        record = await repo.get_assessor(uow.session, assessor_id)
-        await uow.commit()
-    assert record is not None
+    created, record = await assessors.put_assessor(
+        uow, assessor, policy=policy, now=clock(), assign_limit=settings.assign_pending_batch
+    )
     if created:
         response.status_code = status.HTTP_201_CREATED
     return _out(record)
@@ -141,14 +145,11 @@ async def put_assessor(
 )
 async def list_assessors(
     _: StateAdmin,
-    sessions: Sessions,
+    uow: UoW,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> list[AssessorOut]:
-    async with UnitOfWork(sessions) as uow:
-        records = await repo.list_assessors(
-            uow.session, limit=page_size, offset=(page - 1) * page_size
-        )
+    records = await assessors.assessors(uow, limit=page_size, offset=(page - 1) * page_size)
     return [_out(r) for r in records]
 
 
@@ -157,19 +158,9 @@ async def list_assessors(
     summary="One assessor",
     description="State admins see anyone; an assessor sees only their own record.",
 )
-async def get_assessor(
-    assessor_id: str,
-    principal: Annotated[Principal, Depends(require(Role.STATE_ADMIN, Role.ASSESSOR))],
-    sessions: Sessions,
-) -> AssessorOut:
-    if not principal.has(Role.STATE_ADMIN) and principal.assessor_id != assessor_id:
-        # Same answer as a missing record: ids of other assessors are not disclosed.
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such assessor")
-    async with UnitOfWork(sessions) as uow:
-        record = await repo.get_assessor(uow.session, assessor_id)
-    if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such assessor")
-    return _out(record)
+async def get_assessor(assessor_id: str, principal: AdminOrAssessor, uow: UoW) -> AssessorOut:
+    _own(principal, assessor_id)
+    return _out(await assessors.assessor(uow, assessor_id))
 
 
 class ComparisonIn(BaseModel):
@@ -206,18 +197,8 @@ class CalibrationOut(BaseModel):
     per_criterion: list[CriterionAgreementOut]
 
 
-def _calibration_out(row: Any) -> CalibrationOut:
-    return CalibrationOut(
-        run_id=row.run_id,
-        assessor_id=row.assessor_id,
-        recorded_at=row.recorded_at,
-        samples=row.samples,
-        agreement=row.agreement,
-        kappa=row.kappa,
-        threshold=row.threshold,
-        calibrated=row.calibrated,
-        per_criterion=[CriterionAgreementOut(**c) for c in row.per_criterion],
-    )
+def _calibration_out(run: CalibrationRecord) -> CalibrationOut:
+    return CalibrationOut.model_validate(run, from_attributes=True)
 
 
 @router.post(
@@ -233,33 +214,27 @@ async def post_calibration(
     assessor_id: str,
     body: CalibrationIn,
     _: StateAdmin,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
+    policy: Policy,
     settings: SettingsDep,
     metrics: Metrics,
 ) -> CalibrationOut:
-    comparisons = [
-        Comparison(assessor_id, c.criterion_id, c.level_id, c.reference_level_id)
-        for c in body.results
-    ]
-    async with UnitOfWork(sessions) as uow:
-        try:
-            run_id, report = await record_calibration(
-                uow.session,
-                assessor_id=assessor_id,
-                comparisons=comparisons,
-                threshold=settings.calibration_agreement_threshold,
-                min_samples=settings.calibration_min_samples,
-                policy=policy_of(settings),
-                now=clock(),
-                assign_limit=settings.assign_pending_batch,
-            )
-        except UnknownAssessor as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such assessor") from exc
-        rows = await repo.calibration_history(uow.session, assessor_id)
-        await uow.commit()
-    metrics.calibration_runs.labels("passed" if report.calibrated else "failed").inc()
-    return _calibration_out(next(r for r in rows if r.run_id == run_id))
+    run = await assessors.record_calibration(
+        uow,
+        assessor_id=assessor_id,
+        comparisons=[
+            Comparison(assessor_id, c.criterion_id, c.level_id, c.reference_level_id)
+            for c in body.results
+        ],
+        threshold=settings.calibration_agreement_threshold,
+        min_samples=settings.calibration_min_samples,
+        policy=policy,
+        now=clock(),
+        assign_limit=settings.assign_pending_batch,
+    )
+    metrics.calibration_runs.labels("passed" if run.calibrated else "failed").inc()
+    return _calibration_out(run)
 
 
 @router.get(
@@ -268,12 +243,7 @@ async def post_calibration(
     description="State admins see anyone's; an assessor sees only their own.",
 )
 async def get_calibrations(
-    assessor_id: str,
-    principal: Annotated[Principal, Depends(require(Role.STATE_ADMIN, Role.ASSESSOR))],
-    sessions: Sessions,
+    assessor_id: str, principal: AdminOrAssessor, uow: UoW
 ) -> list[CalibrationOut]:
-    if not principal.has(Role.STATE_ADMIN) and principal.assessor_id != assessor_id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such assessor")
-    async with UnitOfWork(sessions) as uow:
-        rows = await repo.calibration_history(uow.session, assessor_id)
-    return [_calibration_out(r) for r in rows]
+    _own(principal, assessor_id)
+    return [_calibration_out(r) for r in await assessors.calibrations(uow, assessor_id)]

@@ -1,37 +1,23 @@
-"""Dependencies of the routes (override them in tests with ``app.dependency_overrides``)."""
+"""Dependencies of the routes: the unit of work, settings, metrics, the assignment policy and
+who the caller is (the clock is :data:`mc_events.dependencies.ClockDep`, the service's
+``ServiceDefinition.clock``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mc_events.auth import Principal, Role, require
+from mc_events.dependencies import settings_of, unit_of_work
+from mc_events.refusals import Forbidden
 from review.config import Settings
-from review.domain.clock import Clock, utc_now
 from review.metrics import ReviewMetrics
+from review.service_layer.assignment import AssignmentPolicy, policy_of
+from review.service_layer.unit_of_work import UnitOfWork
 
-
-async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
-    return sessions
-
-
-async def get_clock() -> Clock:
-    """The time source of rules that depend on time; tests replace it."""
-    return utc_now
-
-
-async def get_settings(request: Request) -> Settings:
-    settings = request.app.state.runtime.definition.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
-Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
-ClockDep = Annotated[Clock, Depends(get_clock)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+UoW = Annotated[UnitOfWork, Depends(unit_of_work(UnitOfWork))]
+SettingsDep = Annotated[Settings, Depends(settings_of(Settings))]
 
 
 async def get_metrics(request: Request) -> ReviewMetrics:
@@ -39,3 +25,24 @@ async def get_metrics(request: Request) -> ReviewMetrics:
 
 
 Metrics = Annotated[ReviewMetrics, Depends(get_metrics)]
+
+
+async def get_policy(settings: SettingsDep) -> AssignmentPolicy:
+    return policy_of(settings)
+
+
+Policy = Annotated[AssignmentPolicy, Depends(get_policy)]
+
+StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]
+
+
+Assessor = Annotated[Principal, Depends(require(Role.ASSESSOR))]
+Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
+
+
+def assessor_id_of(principal: Principal) -> str:
+    """The caller's assessor id (token claim ``assessor_id``); 403 when the token names none.
+    Called in the route, after the request is validated."""
+    if not principal.assessor_id:
+        raise Forbidden("the token names no assessor")
+    return principal.assessor_id

@@ -9,20 +9,16 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Self
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from mc_events.auth import Principal, Role, require
-from review.adapters import repository as repo
+from mc_events.dependencies import ClockDep
 from review.domain.calibration import Agreement
-from review.domain.measures import CalibrationRun, Period, calibration_drift
-from review.entrypoints.api.deps import ClockDep, Sessions
+from review.domain.measures import MeasuresFilter, Period
+from review.entrypoints.api.deps import StateAdmin, UoW
 from review.service_layer import measures
-from review.service_layer.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/measures", tags=["measures"])
-
-StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]
 
 
 def _rate(value: Fraction | None) -> float | None:
@@ -113,19 +109,14 @@ class MeasuresOut(BaseModel):
 )
 async def get_measures(
     _: StateAdmin,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
     micro_credential_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
 ) -> MeasuresOut:
-    if since is not None and until is not None and since >= until:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
     now = clock()
-    async with UnitOfWork(sessions) as uow:
-        m = await measures.measures(
-            uow.session, measures.Filter(micro_credential_id, since, until), now
-        )
+    m = await measures.measures(uow, MeasuresFilter(micro_credential_id, since, until), now)
     q = m.queue_depth
     return MeasuresOut(
         micro_credential_id=micro_credential_id,
@@ -214,9 +205,6 @@ class DriftOut(BaseModel):
     assessors: list[AssessorDriftOut]
 
 
-MAX_DRIFT_RUNS = 100_000
-
-
 @router.get(
     "/calibration-drift",
     summary="Calibration drift over time: state-wide per week or month, and per assessor",
@@ -226,24 +214,14 @@ MAX_DRIFT_RUNS = 100_000
 )
 async def get_calibration_drift(
     _: StateAdmin,
-    sessions: Sessions,
+    uow: UoW,
     assessor_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     period: Period = Period.MONTH,
 ) -> DriftOut:
-    if since is not None and until is not None and since >= until:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
-    async with UnitOfWork(sessions) as uow:
-        rows = await repo.calibration_runs_between(
-            uow.session, since=since, until=until, assessor_id=assessor_id, limit=MAX_DRIFT_RUNS
-        )
-    periods, assessors = calibration_drift(
-        [
-            CalibrationRun(r.assessor_id, r.recorded_at, r.agreement, r.kappa, r.calibrated)
-            for r in rows
-        ],
-        period,
+    periods, assessors = await measures.drift(
+        uow, assessor_id=assessor_id, since=since, until=until, period=period
     )
     return DriftOut(
         period=period,

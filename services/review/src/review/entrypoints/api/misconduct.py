@@ -7,33 +7,23 @@ and the flag, never the educator's identity (nor who flagged it).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from mc_events.auth import Principal, Role, require
 from mc_events.contracts.review import MisconductKind
-from review.adapters import repository as repo
-from review.entrypoints.api.deps import ClockDep, Metrics, Sessions, SettingsDep
+from mc_events.dependencies import ClockDep
+from review.domain.review import MisconductCase
+from review.entrypoints.api.deps import Approver, Assessor, Metrics, Policy, UoW, assessor_id_of
 from review.entrypoints.api.scoring import (
     ArtifactOut,
     CriterionOut,
-    _artifacts,
-    _identity,
-    _outcome,
-    _rubric,
-    _run_command,
+    blind_submission,
+    count_decision,
 )
 from review.service_layer import misconduct
-from review.service_layer.assignment import policy_of
-from review.service_layer.scoring import ScoreOutcome
-from review.service_layer.unit_of_work import UnitOfWork
 
 router = APIRouter(tags=["misconduct"])
-
-Assessor = Annotated[Principal, Depends(require(Role.ASSESSOR))]
-Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
 
 
 class FlagIn(BaseModel):
@@ -54,6 +44,10 @@ class CaseOut(BaseModel):
     resolved_at: datetime | None = None
     finding: str | None = None
     effect: str | None = None
+
+    @classmethod
+    def of(cls, case: MisconductCase) -> CaseOut:
+        return cls.model_validate(case, from_attributes=True)
 
 
 class CaseView(CaseOut):
@@ -89,10 +83,6 @@ class RulingOut(BaseModel):
     revocation_request_id: str | None = None
 
 
-def _case(row: object) -> CaseOut:
-    return CaseOut.model_validate(row, from_attributes=True)
-
-
 @router.post(
     "/assignments/{assignment_id}/misconduct",
     summary="Flag misconduct in the submission of my assignment",
@@ -109,25 +99,20 @@ async def flag(
     assignment_id: str,
     body: FlagIn,
     principal: Assessor,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
     metrics: Metrics,
 ) -> CaseOut:
-    me = _identity(principal)
-    async with UnitOfWork(sessions) as uow:
-        row = await _run_command(
-            misconduct.flag(
-                uow.session,
-                assignment_id=assignment_id,
-                assessor_id=me,
-                kind=body.kind,
-                detail=body.detail,
-                now=clock(),
-            )
-        )
-        await uow.commit()
+    case = await misconduct.flag(
+        uow,
+        assignment_id=assignment_id,
+        assessor_id=assessor_id_of(principal),
+        kind=body.kind,
+        detail=body.detail,
+        now=clock(),
+    )
     metrics.misconduct.labels("flagged").inc()
-    return _case(row)
+    return CaseOut.of(case)
 
 
 @router.get(
@@ -136,31 +121,15 @@ async def flag(
     description="Only cases the calling approver is free to decide: not assigned to the "
     "submission and no conflict of interest with the educator.",
 )
-async def open_cases(principal: Approver, sessions: Sessions) -> list[CaseView]:
-    me = _identity(principal)
-    views: list[CaseView] = []
-    async with UnitOfWork(sessions) as uow:
-        for case in await repo.open_cases(uow.session, 200):
-            review = await repo.get_review(uow.session, case.submission_id)
-            assert review is not None
-            if case.flagged_by == me or await misconduct.approver_problem(uow.session, review, me):
-                continue
-            catalog = await repo.catalog_version(
-                uow.session, review.micro_credential_id, review.micro_credential_version
-            )
-            views.append(
-                CaseView(
-                    **_case(case).model_dump(),
-                    submission_id=review.submission_id,
-                    attempt=review.attempt,
-                    micro_credential_id=review.micro_credential_id,
-                    micro_credential_version=review.micro_credential_version,
-                    decided_outcome=review.outcome,
-                    rubric=_rubric(catalog.rubric if catalog else None),
-                    artifacts=_artifacts(review.artifacts),
-                )
-            )
-    return views
+async def open_cases(principal: Approver, uow: UoW) -> list[CaseView]:
+    return [
+        CaseView(
+            **CaseOut.of(shown.case).model_dump(),
+            **blind_submission(shown.review, shown.rubric),
+            decided_outcome=shown.review.outcome.value if shown.review.outcome else None,
+        )
+        for shown in await misconduct.open_cases(uow, assessor_id_of(principal))
+    ]
 
 
 @router.post(
@@ -179,33 +148,28 @@ async def rule(
     case_id: str,
     body: RulingIn,
     principal: Approver,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
-    settings: SettingsDep,
+    policy: Policy,
     metrics: Metrics,
 ) -> RulingOut:
-    me = _identity(principal)
-    async with UnitOfWork(sessions) as uow:
-        ruling: misconduct.Ruling = await _run_command(
-            misconduct.rule(
-                uow.session,
-                case_id=case_id,
-                approver_id=me,
-                confirmed=body.confirmed,
-                finding=body.finding,
-                policy=policy_of(settings),
-                now=clock(),
-            )
-        )
-        await uow.commit()
-    metrics.misconduct.labels(ruling.status).inc()
+    ruling = await misconduct.rule(
+        uow,
+        case_id=case_id,
+        approver_id=assessor_id_of(principal),
+        confirmed=body.confirmed,
+        finding=body.finding,
+        policy=policy,
+        now=clock(),
+    )
+    metrics.misconduct.labels(ruling.status.value).inc()
     if ruling.decision is not None:
-        _outcome(ScoreOutcome(ruling.review_status, ruling.decision, ruling.submitted_at), metrics)
+        count_decision(metrics, ruling.decision, ruling.submitted_at)
     return RulingOut(
         case_id=case_id,
-        status=ruling.status,
-        effect=ruling.effect,
-        review_status=ruling.review_status,
+        status=ruling.status.value,
+        effect=ruling.effect.value,
+        review_status=ruling.review_status.value,
         decision_id=ruling.decision.decision_id if ruling.decision else None,
         revocation_request_id=ruling.revocation.request_id if ruling.revocation else None,
     )

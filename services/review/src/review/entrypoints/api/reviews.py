@@ -8,22 +8,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from mc_events.auth import Principal, Role, require
-from review.adapters import repository as repo
-from review.entrypoints.api.deps import ClockDep, Metrics, Sessions, SettingsDep
+from mc_events.dependencies import ClockDep
+from review.entrypoints.api.deps import Metrics, Policy, SettingsDep, StateAdmin, UoW
 from review.entrypoints.api.misconduct import CaseOut
 from review.entrypoints.scheduler import ReviewScheduler
-from review.service_layer.assignment import assign_pending, policy_of
-from review.service_layer.unit_of_work import UnitOfWork
+from review.service_layer import reviews
 
 router = APIRouter(prefix="/reviews", tags=["reviews"])
-
-StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]
 
 
 class AssignmentOut(BaseModel):
@@ -75,14 +70,12 @@ class AssignPendingOut(BaseModel):
 
 
 @router.get("/{submission_id}", summary="A submission's review and its assignments")
-async def get_review(submission_id: str, _: StateAdmin, sessions: Sessions) -> ReviewOut:
-    async with UnitOfWork(sessions) as uow:
-        review = await repo.get_review(uow.session, submission_id)
-        if review is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no review for this submission")
-        rows = await repo.assignments_of(uow.session, submission_id)
-        escalations = await repo.escalations_of(uow.session, submission_id)
-        cases = await repo.cases_of(uow.session, submission_id)
+async def get_review(submission_id: str, _: StateAdmin, uow: UoW) -> ReviewOut:
+    review = await reviews.review_of(uow, submission_id)
+    escalations = sorted(
+        (a.escalation for a in review.assignments if a.escalation is not None),
+        key=lambda e: (e.escalated_at, e.escalation_id),
+    )
     return ReviewOut(
         submission_id=review.submission_id,
         enrollment_id=review.enrollment_id,
@@ -92,20 +85,11 @@ async def get_review(submission_id: str, _: StateAdmin, sessions: Sessions) -> R
         status=review.status,
         raters_required=review.raters_required,
         outcome=review.outcome,
-        escalations=[EscalationOut.model_validate(e, from_attributes=True) for e in escalations],
-        misconduct_cases=[CaseOut.model_validate(c, from_attributes=True) for c in cases],
         assignments=[
-            AssignmentOut(
-                assignment_id=r.assignment_id,
-                slot=r.slot,
-                role=r.role,
-                assessor_id=r.assessor_id,
-                assigned_at=r.assigned_at,
-                due_at=r.due_at,
-                status=r.status,
-            )
-            for r in rows
+            AssignmentOut.model_validate(a, from_attributes=True) for a in review.assignments
         ],
+        escalations=[EscalationOut.model_validate(e, from_attributes=True) for e in escalations],
+        misconduct_cases=[CaseOut.of(c) for c in review.cases],
     )
 
 
@@ -115,14 +99,10 @@ async def get_review(submission_id: str, _: StateAdmin, sessions: Sessions) -> R
     description="For operators, e.g. at the start of a week when capacity frees up.",
 )
 async def post_assign_pending(
-    _: StateAdmin, sessions: Sessions, clock: ClockDep, settings: SettingsDep
+    _: StateAdmin, uow: UoW, clock: ClockDep, policy: Policy, settings: SettingsDep
 ) -> AssignPendingOut:
-    async with UnitOfWork(sessions) as uow:
-        events = await assign_pending(
-            uow.session, policy_of(settings), clock(), settings.assign_pending_batch
-        )
-        await uow.commit()
-    return AssignPendingOut(assigned=len(events))
+    assigned = await reviews.assign_waiting(uow, policy, clock(), settings.assign_pending_batch)
+    return AssignPendingOut(assigned=assigned)
 
 
 @router.post(
@@ -132,7 +112,7 @@ async def post_assign_pending(
     "safe to run while it runs.",
 )
 async def post_sweep_overdue(
-    _: StateAdmin, sessions: Sessions, clock: ClockDep, settings: SettingsDep, metrics: Metrics
+    _: StateAdmin, uow: UoW, clock: ClockDep, settings: SettingsDep, metrics: Metrics
 ) -> SweepOut:
     runner = ReviewScheduler(settings, metrics, clock)
-    return SweepOut(**asdict(await runner.sweep_once(sessions)))
+    return SweepOut(**asdict(await runner.sweep_once(uow)))

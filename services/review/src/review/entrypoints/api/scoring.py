@@ -7,24 +7,26 @@ school is ever selected for them (review stores no names or emails at all).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Self, TypeVar
+from typing import Any, Self
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mc_events.auth import Principal, Role, require
-from review.adapters import repository as repo
-from review.domain.scoring import InvalidScores, Score
-from review.entrypoints.api.deps import ClockDep, Metrics, Sessions
+from mc_events.contracts.enrollment import ArtifactRef
+from mc_events.contracts.review import Decided
+from mc_events.dependencies import ClockDep
+from review.domain.review import Review, ReviewStatus
+from review.domain.scoring import Criterion, Rubric, Score
+from review.entrypoints.api.deps import Approver, Assessor, Metrics, UoW, assessor_id_of
 from review.metrics import ReviewMetrics
 from review.service_layer import scoring
-from review.service_layer.unit_of_work import UnitOfWork
+from review.service_layer.scoring import ScoreOutcome
 
 router = APIRouter(tags=["scoring"])
 
-T = TypeVar("T")
+# -- what assessors and approvers see (misconduct's views too) ------------------------------
 
 
 class CriterionOut(BaseModel):
@@ -47,6 +49,74 @@ class ScoreOut(BaseModel):
     criterion_id: str
     level_id: str
     feedback: str
+
+
+class DecisionOut(BaseModel):
+    review_status: str
+    decision_id: str | None = None
+    outcome: str | None = None
+
+
+def rubric_out(criteria: Sequence[Criterion] | None) -> list[CriterionOut] | None:
+    if criteria is None:
+        return None
+    return [
+        CriterionOut(id=c.id, level_ids=list(c.level_ids), required_level_id=c.required_level_id)
+        for c in criteria
+    ]
+
+
+def artifacts_out(artifacts: Sequence[ArtifactRef]) -> list[ArtifactOut]:
+    return [ArtifactOut.model_validate(a.model_dump(mode="json")) for a in artifacts]
+
+
+def scores_out(scores: Mapping[str, Score] | None) -> list[ScoreOut] | None:
+    if scores is None:
+        return None
+    return [
+        ScoreOut(criterion_id=criterion_id, level_id=s.level_id, feedback=s.feedback)
+        for criterion_id, s in sorted(scores.items())
+    ]
+
+
+def blind_submission(review: Review, rubric: Rubric | None) -> dict[str, Any]:
+    """What an approver sees of a submission: its ids, rubric and evidence references."""
+    return {
+        "submission_id": review.submission_id,
+        "attempt": review.attempt,
+        "micro_credential_id": review.micro_credential_id,
+        "micro_credential_version": review.micro_credential_version,
+        "rubric": rubric_out(rubric.criteria if rubric else None),
+        "artifacts": artifacts_out(review.artifacts),
+    }
+
+
+def count_decision(
+    metrics: ReviewMetrics, decision: Decided, submitted_at: datetime | None
+) -> None:
+    """Count a committed decision (and how long its submission waited for it)."""
+    metrics.decisions.labels(decision.outcome.value).inc()
+    if submitted_at is not None:
+        waited = decision.decided_at - submitted_at
+        metrics.time_to_decision.observe(max(waited.total_seconds(), 0.0))
+
+
+def decision_out(result: ScoreOutcome, metrics: ReviewMetrics) -> DecisionOut:
+    """The answer to a committed command that scored or decided a review, after counting what
+    it did."""
+    decision = result.decision
+    if decision is not None:
+        count_decision(metrics, decision, result.submitted_at)
+    elif result.review_status is ReviewStatus.AWAITING_APPROVER:
+        metrics.disagreements.inc()
+    return DecisionOut(
+        review_status=result.review_status.value,
+        decision_id=decision.decision_id if decision else None,
+        outcome=decision.outcome.value if decision else None,
+    )
+
+
+# -- scoring ----------------------------------------------------------------------------------
 
 
 class AssignmentView(BaseModel):
@@ -108,94 +178,27 @@ class ScoresIn(BaseModel):
         return {s.criterion_id: Score(s.level_id, s.feedback) for s in self.scores}
 
 
-class DecisionOut(BaseModel):
-    review_status: str
-    decision_id: str | None = None
-    outcome: str | None = None
-
-
-def _rubric(raw: Any) -> list[CriterionOut] | None:
-    return None if raw is None else [CriterionOut(**c) for c in raw]
-
-
-def _artifacts(raw: Any) -> list[ArtifactOut]:
-    return [ArtifactOut.model_validate(a, from_attributes=False) for a in raw]
-
-
-def _scores(raw: Any) -> list[ScoreOut] | None:
-    return None if raw is None else [ScoreOut(**s) for s in raw]
-
-
-def _outcome(result: scoring.ScoreOutcome, metrics: ReviewMetrics) -> DecisionOut:
-    """The response, after counting what the committed command did."""
-    decision = result.decision
-    if decision is not None:
-        metrics.decisions.labels(decision.outcome.value).inc()
-        if result.submitted_at is not None:
-            waited = decision.decided_at - result.submitted_at
-            metrics.time_to_decision.observe(max(waited.total_seconds(), 0.0))
-    elif result.review_status == "awaiting_approver":
-        metrics.disagreements.inc()
-    return DecisionOut(
-        review_status=result.review_status,
-        decision_id=decision.decision_id if decision else None,
-        outcome=decision.outcome.value if decision else None,
-    )
-
-
-def _identity(principal: Principal) -> str:
-    if not principal.assessor_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the token names no assessor")
-    return principal.assessor_id
-
-
-async def _run(coro: Awaitable[scoring.ScoreOutcome]) -> scoring.ScoreOutcome:
-    return await _run_command(coro)
-
-
-async def _run_command(coro: Awaitable[T]) -> T:
-    """Await a command, mapping its refusals to HTTP answers (the transaction rolls back)."""
-    try:
-        result = await coro
-    except scoring.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except scoring.WrongState as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except scoring.NotAllowed as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    except InvalidScores as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    return result
-
-
-Assessor = Annotated[Principal, Depends(require(Role.ASSESSOR))]
-Approver = Annotated[Principal, Depends(require(Role.APPROVER))]
-
-
 @router.get(
     "/assignments",
     summary="My assignments (blind)",
     description="Only the calling assessor's own assignments; no educator identity.",
 )
-async def my_assignments(principal: Assessor, sessions: Sessions) -> list[AssignmentView]:
-    me = _identity(principal)
-    async with UnitOfWork(sessions) as uow:
-        rows = await repo.assignments_for_assessor(uow.session, me)
+async def my_assignments(principal: Assessor, uow: UoW) -> list[AssignmentView]:
     return [
         AssignmentView(
-            assignment_id=r.assignment_id,
-            role=r.role,
-            status=r.status,
-            assigned_at=r.assigned_at,
-            due_at=r.due_at,
-            attempt=r.attempt,
-            micro_credential_id=r.micro_credential_id,
-            micro_credential_version=r.micro_credential_version,
-            rubric=_rubric(r.rubric),
-            artifacts=_artifacts(r.artifacts),
-            scores=_scores(r.scores),
+            assignment_id=a.assignment_id,
+            role=a.role.value,
+            status=a.status.value,
+            assigned_at=a.assigned_at,
+            due_at=a.due_at,
+            attempt=a.attempt,
+            micro_credential_id=a.micro_credential_id,
+            micro_credential_version=a.micro_credential_version,
+            rubric=rubric_out(a.rubric),
+            artifacts=artifacts_out(a.artifacts),
+            scores=scores_out(a.scores),
         )
-        for r in rows
+        for a in await scoring.assignments_of(uow, assessor_id_of(principal))
     ]
 
 
@@ -214,53 +217,36 @@ async def score(
     assignment_id: str,
     body: ScoresIn,
     principal: Assessor,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
     metrics: Metrics,
 ) -> DecisionOut:
-    me = _identity(principal)
-    async with UnitOfWork(sessions) as uow:
-        result = await _run(
-            scoring.score_assignment(
-                uow.session,
-                assignment_id=assignment_id,
-                assessor_id=me,
-                scores=body.as_rating(),
-                now=clock(),
-            )
-        )
-        await uow.commit()
-    return _outcome(result, metrics)
+    result = await scoring.score_assignment(
+        uow,
+        assignment_id=assignment_id,
+        assessor_id=assessor_id_of(principal),
+        scores=body.as_rating(),
+        now=clock(),
+    )
+    return decision_out(result, metrics)
 
 
 @router.get(
     "/approvals",
     summary="Submissions whose raters disagreed (blind)",
 )
-async def approvals(_: Approver, sessions: Sessions) -> list[ApprovalView]:
-    views: list[ApprovalView] = []
-    async with UnitOfWork(sessions) as uow:
-        for review in await repo.reviews_awaiting_approver(uow.session, 200):
-            catalog = await repo.catalog_version(
-                uow.session, review.micro_credential_id, review.micro_credential_version
-            )
-            rows = await repo.assignments_of(uow.session, review.submission_id)
-            views.append(
-                ApprovalView(
-                    submission_id=review.submission_id,
-                    attempt=review.attempt,
-                    micro_credential_id=review.micro_credential_id,
-                    micro_credential_version=review.micro_credential_version,
-                    rubric=_rubric(catalog.rubric if catalog else None),
-                    artifacts=_artifacts(review.artifacts),
-                    ratings=[
-                        RatingOut(assessor_id=r.assessor_id, scores=_scores(r.scores) or [])
-                        for r in rows
-                        if r.scores is not None
-                    ],
-                )
-            )
-    return views
+async def approvals(_: Approver, uow: UoW) -> list[ApprovalView]:
+    return [
+        ApprovalView(
+            **blind_submission(a.review, a.rubric),
+            ratings=[
+                RatingOut(assessor_id=held.assessor_id, scores=scores_out(held.scores) or [])
+                for held in a.review.assignments
+                if held.scores is not None
+            ],
+        )
+        for a in await scoring.approvals(uow)
+    ]
 
 
 @router.post(
@@ -277,20 +263,15 @@ async def approve(
     submission_id: str,
     body: ScoresIn,
     principal: Approver,
-    sessions: Sessions,
+    uow: UoW,
     clock: ClockDep,
     metrics: Metrics,
 ) -> DecisionOut:
-    me = _identity(principal)
-    async with UnitOfWork(sessions) as uow:
-        result = await _run(
-            scoring.approve(
-                uow.session,
-                submission_id=submission_id,
-                approver_id=me,
-                scores=body.as_rating(),
-                now=clock(),
-            )
-        )
-        await uow.commit()
-    return _outcome(result, metrics)
+    result = await scoring.approve(
+        uow,
+        submission_id=submission_id,
+        approver_id=assessor_id_of(principal),
+        scores=body.as_rating(),
+        now=clock(),
+    )
+    return decision_out(result, metrics)
