@@ -246,3 +246,18 @@ async def test_bad_measure_queries_are_refused(infra, tmp_path):
         r = await svc.client.get("/measures", headers=assessor(svc, "r1"))
         assert r.status_code == 403
         assert (await svc.client.get("/measures")).status_code == 401
+
+
+async def test_a_decision_without_results_counts_as_a_decision_and_no_criterion(infra, tmp_path):
+    # A misconduct ruling decides "not earned" without scoring any criterion: its results are
+    # stored as JSON null, and the measures still answer.
+    ruled = _review("M1", "mc-M", "decided", submitted=T - 3 * DAY, decided=T - DAY,
+                    outcome="not_earned")  # fmt: skip
+    async with review_service(infra, tmp_path, overdue_sweep_enabled=False) as svc:
+        async with svc.runtime.sessions() as session, session.begin():
+            await execute_core(session, sa.insert(reviews), [ruled])
+        r = await svc.client.get("/measures", headers=admin(svc))
+        assert r.status_code == 200, r.text
+        (m,) = r.json()["micro_credentials"]
+        assert (m["micro_credential_id"], m["decisions"], m["not_earned"]) == ("mc-M", 1, 1)
+        assert m["criteria"] == []

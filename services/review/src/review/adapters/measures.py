@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_events.contracts.review import AssessorRole
@@ -104,7 +105,13 @@ class MeasuresRepository:
         ):
             mc(mc_id).attempts_to_pass[int(attempt)] = int(n)
 
-        result = sa.func.jsonb_array_elements(reviews.c.results).table_valued("value").alias("r")
+        # A decision without scored criteria (a misconduct ruling) stores JSON null: expand
+        # arrays only, so that it counts as a decision and adds no criterion.
+        results = sa.case(
+            (sa.func.jsonb_typeof(reviews.c.results) == "array", reviews.c.results),
+            else_=sa.cast(sa.literal("[]"), JSONB),
+        )
+        result = sa.func.jsonb_array_elements(results).table_valued("value").alias("r")
         criterion = result.c.value.op("->>")("criterion_id")
         met = result.c.value.op("->>")("met").cast(sa.Boolean)
         for mc_id, criterion_id, n, n_met in await self._rows(
