@@ -43,8 +43,9 @@ from registry.adapters.catalog_repository import CatalogRepository, Issuer
 from registry.bootstrap import MIGRATIONS
 from registry.domain.catalog import MicroCredential, MicroCredentialSpec, Stack, StackSpec
 from registry.domain.openbadges import PublicUrls
-from registry.service_layer.awards import record_award
-from registry.service_layer.signing import Issuance
+from registry.service_layer.credentials import record_award
+from registry.service_layer.issuing import Issuance
+from registry.service_layer.unit_of_work import UnitOfWork
 
 Sessions = async_sessionmaker[AsyncSession]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -88,7 +89,7 @@ async def seed_catalog(sessions: Sessions) -> None:
             mc = MicroCredential.create(mc_id, ISSUER, mc_spec(mc_id.title()), "ann", T0)
             mc.submit("ann", T0)
             mc.approve("sea", T0)
-            await catalog.add_mc(mc, T0)
+            await catalog.add(mc, T0)
         stack_spec = StackSpec.model_validate(
             {
                 "name": "Questioning Pathway",
@@ -102,8 +103,8 @@ async def seed_catalog(sessions: Sessions) -> None:
         )
         stack = Stack.create("questioning", ISSUER, stack_spec, "ann", T0)
         stack.submit("ann", T0)
-        stack.approve("sea", T0, MEMBERS)
-        await catalog.add_stack(stack, T0)
+        stack.approve("sea", T0, published_mc_ids=MEMBERS)
+        await catalog.add(stack, T0)
 
 
 def decisions(first: int, n: int) -> list[Decided]:
@@ -155,8 +156,10 @@ async def record_batches(
     for start in range(0, len(found), batch):
         async with sessions() as session, session.begin():
             for decision in found[start : start + batch]:
+                uow = UnitOfWork.joining(session)  # as the consumer's handler runs it
                 now = datetime.now(UTC)
-                awarded += await record_award(session, decision, URLS, now, issuance) is not None
+                awarded += await record_award(uow, decision, issuance, now) is not None
+                await uow.flush()
     return awarded
 
 
@@ -164,7 +167,7 @@ async def run(url: str, n: int, batch: int, profile: bool = False) -> None:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url)
     engine = create_engine(url, pool_size=2)
     sessions = session_factory(engine)
-    issuance = Issuance(validity=timedelta(days=5 * 365))
+    issuance = Issuance(URLS, validity=timedelta(days=5 * 365))
     try:
         await seed_catalog(sessions)
         warm_up, measured_decisions = decisions(0, 2 * 10), decisions(2 * 10, n)

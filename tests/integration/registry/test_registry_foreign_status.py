@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -51,8 +52,8 @@ from registry.bootstrap import MIGRATIONS, build
 from registry.config import Settings
 from registry.domain import status_list
 from registry.domain.awards import credential_id_for
-from registry.domain.openbadges import PublicUrls
 from registry.service_layer.portability import recheck_due_imports
+from registry.service_layer.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -429,17 +430,14 @@ async def test_the_recheck_sweep_revokes_imports_revoked_upstream_once(
     lost = (await setup.import_badge(other_badge))["import_id"]
     setup.publish_bits(1)
 
-    settings = registry.definition.settings
-    public = PublicUrls(
-        registry=settings.public_base_url,
-        evidence=settings.evidence_base_url,
-        issuer_name=settings.issuer_name,
-    )
     assert "import-recheck" in registry.definition.workers  # serve runs this sweep
-    fetcher = StatusListFetcher(timeout_seconds=2)
+    issuance = replace(
+        registry.definition.issuance, status_fetcher=StatusListFetcher(timeout_seconds=2)
+    )
     now = datetime.now(UTC)
     for _ in range(2):  # a second pass (or another replica) finds nothing more to do
-        await recheck_due_imports(registry.runtime.sessions, fetcher, public, now, limit=1000)
+        uow = UnitOfWork(registry.runtime.sessions)
+        await recheck_due_imports(uow, issuance, now, limit=1000)
     by_id = {
         i["import_id"]: i
         for i in (

@@ -31,7 +31,7 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
     registry,
     stack_spec_data,
 )
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from mc_events import migrations
 from mc_events.auth import Role
@@ -56,7 +56,8 @@ from registry.adapters.licensure_tables import renewal_ledger, renewal_rules, st
 from registry.bootstrap import MIGRATIONS
 from registry.domain import openbadges, proofs
 from registry.domain.awards import credential_id_for
-from registry.service_layer.awards import record_award
+from registry.service_layer.credentials import record_award
+from registry.service_layer.unit_of_work import UnitOfWork
 
 ENDORSEMENT = {"kind": "endorsement", "code": "SC-QUEST", "name": "Questioning Specialist"}
 DESIGNATION = {"kind": "designation", "code": "lead-questioning", "name": "Lead Educator"}
@@ -236,25 +237,23 @@ async def test_two_awards_recorded_at_the_same_time_still_complete_the_stack(
     second = await actors.published_mc(mc_spec_data(title="Probing Questions"))
     await published_stack(actors, [first, second], grants=[DESIGNATION])
     educator = unique_name("SC")
-    settings = registry.definition.settings
-    urls = openbadges.PublicUrls(
-        registry=settings.public_base_url,
-        evidence=settings.evidence_base_url,
-        issuer_name=settings.issuer_name,
-    )
+
+    async def record_in(session: AsyncSession, mc_id: str) -> None:
+        uow = UnitOfWork.joining(session)  # as the consumer's handler runs it
+        decision = decided(mc_id, educator_id=educator)
+        await record_award(uow, decision, registry.definition.issuance, datetime.now(UTC))
+        await uow.flush()
 
     async def record(mc_id: str) -> None:
         async with registry.runtime.sessions() as session, session.begin():
-            await record_award(
-                session, decided(mc_id, educator_id=educator), urls, datetime.now(UTC)
-            )
+            await record_in(session, mc_id)
 
     # (The status list exists before the race: creating the very first list concurrently is
     # the award path's own retry case, not what this test is about.)
     await award(registry, first, unique_name("SC"))
     # The first award's transaction is still open when the second one runs.
     async with registry.runtime.sessions() as session, session.begin():
-        await record_award(session, decided(first, educator_id=educator), urls, datetime.now(UTC))
+        await record_in(session, first)
         concurrent = asyncio.create_task(record(second))
         await asyncio.sleep(0.5)
     await concurrent

@@ -21,10 +21,9 @@ from registry.adapters.tables import credentials
 from registry.bootstrap import build
 from registry.config import Settings
 from registry.domain.awards import credential_id_for
-from registry.domain.openbadges import PublicUrls
-from registry.entrypoints.credential_signer import sign_backlog
-from registry.service_layer import signing
-from registry.service_layer.signing import Issuance
+from registry.service_layer.credentials import sign_backlog
+from registry.service_layer.issuing import Issuance, sign_awaiting
+from registry.service_layer.unit_of_work import UnitOfWork
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +71,18 @@ async def stored(svc: RunningService, credential_id: str) -> tuple[dict[str, Any
 def worker_pass(svc: RunningService) -> Awaitable[int]:
     """One pass of the signer worker's job, as ``serve`` runs it (same issuer key vault: the
     development one these services use)."""
-    return sign_backlog(
-        svc.runtime.sessions, lambda: datetime.now(UTC), urls_of(svc), Issuance(), 2
-    )
+    return sign_backlog(UnitOfWork(svc.runtime.sessions), issuance_of(svc), now, 2)
 
 
-def urls_of(svc: RunningService) -> PublicUrls:
-    settings = svc.definition.settings
-    return PublicUrls(
-        registry=settings.public_base_url,
-        evidence=settings.evidence_base_url,
-        issuer_name=settings.issuer_name,
-    )
+def issuance_of(svc: RunningService) -> Issuance:
+    """The service's issuance, with a key vault of its own (the same development KEK)."""
+    issuance = svc.definition.issuance  # type: ignore[attr-defined]
+    assert isinstance(issuance, Issuance)
+    return Issuance(issuance.urls)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 async def test_the_award_and_its_event_commit_without_a_signature_and_the_worker_signs_later(
@@ -156,10 +155,8 @@ async def test_a_signing_transaction_that_fails_leaves_the_credential_waiting(
     credential_id, _ = await award(svc, actors)
 
     async def sign_then_crash() -> None:
-        async with svc.runtime.sessions() as session, session.begin():
-            signed = await signing.sign_awaiting(
-                session, Issuance(), urls_of(svc), datetime.now(UTC), credential_id=credential_id
-            )
+        async with UnitOfWork(svc.runtime.sessions) as uow:
+            signed = await sign_awaiting(uow, issuance_of(svc), now(), credential_id=credential_id)
             assert signed == 1
             raise RuntimeError("crash before commit")
 

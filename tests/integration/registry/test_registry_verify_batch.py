@@ -23,7 +23,7 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
 
 from mc_events.testing import RunningService
 from registry.domain.awards import credential_id_for
-from registry.entrypoints.api.signing import MAX_BATCH
+from registry.entrypoints.api.credentials import MAX_BATCH
 
 
 async def _awarded(svc: RunningService, actors: Actors, mc: Any) -> tuple[str, dict[str, Any]]:

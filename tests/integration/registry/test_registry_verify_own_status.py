@@ -16,14 +16,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from mc_events.db import execute_core, session_factory, statements_run
 from mc_events.testing import migrated_database
 from registry.adapters.awards_repository import AwardsRepository
+from registry.adapters.status_bits import OwnStatusBits
 from registry.adapters.tables import status_lists
 from registry.bootstrap import MIGRATIONS
 from registry.domain import status_list, verification
-from registry.domain.openbadges import PublicUrls, StatusEntry
-from registry.service_layer.credential_status import _ensure_suspension_list, suspension_entry
-from registry.service_layer.signing import Issuance, signed_status_list
+from registry.domain.openbadges import (
+    PublicUrls,
+    StatusEntry,
+    suspension_entry,
+    suspension_list_for,
+)
+from registry.service_layer.credentials import signed_status_list
+from registry.service_layer.issuing import Issuance, KeyResolver
 from registry.service_layer.unit_of_work import UnitOfWork
-from registry.service_layer.verification import KeyResolver, OwnStatusBits, suspension_list_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,7 +62,7 @@ async def registry_db(infra) -> AsyncIterator[Any]:
             ]
             await repo.set_status(entries[REVOKED], True, NOW)
             suspended = suspension_entry(entries[SUSPENDED])
-            await _ensure_suspension_list(session, suspended, NOW)
+            await repo.ensure_list(suspended, NOW)
             await repo.set_status(suspended, True, NOW)
             await execute_core(session, _unsuspended_list("revocation-2"))
         yield engine, sessions
@@ -78,19 +83,19 @@ def _unsuspended_list(list_id: str) -> Any:
 async def _both_ways(sessions: Any, document: dict[str, Any]) -> tuple[Any, Any, int]:
     """The status check from the records, and from the signed list credentials (the reference
     a third-party verifier sees); with the statements the first one took."""
-    issuance = Issuance()
-    async with sessions() as session, session.begin():
-        resolve = KeyResolver(UnitOfWork(sessions), URLS, issuance)
-        resolve.session = session
+    issuance = Issuance(URLS)
+    async with UnitOfWork(sessions) as uow:
+        resolve = KeyResolver(uow, issuance)
+        resolve.inside = True
 
         async def fetch(url: str) -> Any:
-            return await signed_status_list(
-                session, issuance, URLS, url.removeprefix(URLS.status_list("")), NOW
-            )
+            list_id = url.removeprefix(URLS.status_list(""))
+            return await signed_status_list(uow, issuance, list_id, NOW)
 
         reference = await verification.check_status(
             document, fetch, resolve, lambda u: suspension_list_for(URLS, u)
         )
+        await uow.commit()  # the first signing key
     engine = sessions.kw["bind"]
     with statements_run(engine) as seen:
         async with sessions() as session, session.begin():

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import jsonschema
 import pytest
-from registry_samples import mc_spec_data
+from integration.registry.registry_samples import mc_spec_data
 
 from mc_events.contracts.common import CriterionResult, Purpose
 from mc_events.contracts.registry import RevocationReason

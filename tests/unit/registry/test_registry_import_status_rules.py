@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from registry.domain import licensure
-from registry.service_layer.portability import validity_window
+from registry.domain.portability import validity_window
 
 
 def source(**overrides) -> licensure.EdFiCredentialSource:

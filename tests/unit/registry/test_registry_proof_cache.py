@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from registry_samples import mc_spec_data
+from integration.registry.registry_samples import mc_spec_data
 
 from mc_events.contracts.common import CriterionResult
 from registry.domain import proof_cache, proofs, status_list, verification

@@ -14,8 +14,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from integration.registry.registry_samples import mc_spec_data
 from pyld.documentloader.frozen import FrozenDocumentLoader
-from registry_samples import mc_spec_data
 
 from mc_events.contracts.common import CriterionResult
 from mc_events.contracts.registry import RevocationReason
@@ -27,6 +27,7 @@ from registry.domain.awards import (
     CredentialStatus,
     PassedDecision,
     award,
+    misconduct_reason,
 )
 from registry.domain.catalog import MicroCredential, MicroCredentialSpec
 from registry.domain.openbadges import (
@@ -34,9 +35,9 @@ from registry.domain.openbadges import (
     StatusEntry,
     open_badge_credential,
     status_list_credential,
+    suspension_entry,
 )
 from registry.domain.verification import Outcome, ResolvedKey, Result
-from registry.service_layer.credential_status import misconduct_reason, suspension_entry
 from registry.standards import ob3_achievement_credential_schema
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from integration.registry.registry_samples import mc_spec_data, stack_spec_data
 from pydantic import ValidationError
-from registry_samples import mc_spec_data, stack_spec_data
 
 from registry.domain.catalog import (
     MembersNotApproved,

@@ -90,7 +90,42 @@ _INSERT_CREDENTIAL = (
 class StoredCredential:
     award: Award
     status: StatusEntry
+    """Its revocation entry (its suspension bit: ``openbadges.suspension_entry`` of it)."""
     document: dict[str, Any]
+    """The credential as served (verbatim JSON: its proof signs exactly this content)."""
+
+
+@dataclass(frozen=True)
+class StoredList:
+    """A status list as kept: its purpose, its bits, and when they last changed."""
+
+    purpose: str
+    bits: bytes
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Unsigned:
+    """A credential recorded without its proof (awards are signed right after they commit)."""
+
+    credential_id: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CredentialPage:
+    """One page of an educator's credential documents, and how many they hold in all."""
+
+    total: int
+    documents: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SigningBacklog:
+    """Credentials waiting for their proof, and when the oldest was recorded."""
+
+    waiting: int
+    oldest: datetime | None
 
 
 def _award(row: sa.Row[Any]) -> Award:
@@ -256,8 +291,7 @@ class AwardsRepository:
             .values(bits=bits, updated_at=now),
         )
 
-    async def status_list(self, list_id: str) -> tuple[str, bytes, datetime] | None:
-        """``(purpose, bits, updated_at)`` of a list."""
+    async def status_list(self, list_id: str) -> StoredList | None:
         row = (
             await execute_core(
                 self.session,
@@ -266,7 +300,7 @@ class AwardsRepository:
                 ).where(status_lists.c.list_id == list_id),
             )
         ).first()
-        return (row.purpose, bytes(row.bits), row.updated_at) if row else None
+        return StoredList(row.purpose, bytes(row.bits), row.updated_at) if row else None
 
     async def awaiting_signature(
         self,
@@ -275,7 +309,7 @@ class AwardsRepository:
         credential_id: str | None = None,
         educator_id: str | None = None,
         wait: bool = False,
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> list[Unsigned]:
         """Credentials still without a proof (oldest first), locked for this transaction.
         ``wait=False`` skips rows another signer holds (workers share the queue); readers wait
         instead, and then find the row signed."""
@@ -291,7 +325,19 @@ class AwardsRepository:
             query = query.where(credentials.c.educator_id == educator_id)
         query = query.with_for_update(skip_locked=not wait)
         rows = await execute_core(self.session, query)
-        return [(row.credential_id, row.document) for row in rows]
+        return [Unsigned(row.credential_id, row.document) for row in rows]
+
+    async def signing_backlog(self) -> SigningBacklog:
+        row = (
+            await execute_core(
+                self.session,
+                sa.select(sa.func.count(), sa.func.min(credentials.c.recorded_at)).where(
+                    credentials.c.signed_at.is_(None)
+                ),
+            )
+        ).one()
+        waiting, oldest = tuple(row)
+        return SigningBacklog(int(waiting), oldest)
 
     async def store_signature(
         self, credential_id: str, document: dict[str, Any], key_id: str, at: datetime
@@ -359,9 +405,9 @@ class AwardsRepository:
 
     async def educator_documents(
         self, educator_id: str, *, limit: int, offset: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """``(how many, one page of documents)`` of the credentials issued to the educator,
-        oldest award first; a superseded credential is left out (its reissue stands in)."""
+    ) -> CredentialPage:
+        """One page of the documents of the credentials issued to the educator, oldest award
+        first; a superseded credential is left out (its reissue stands in)."""
         held = sa.and_(
             credentials.c.educator_id == educator_id,
             credentials.c.status != CredentialStatus.SUPERSEDED.value,
@@ -379,21 +425,60 @@ class AwardsRepository:
             .limit(limit)
             .offset(offset),
         )
-        return int(total), [row.document for row in rows]
+        return CredentialPage(int(total), [row.document for row in rows])
 
-    async def save_revocation(self, award: Award) -> None:
-        assert award.revocation is not None
+    async def save_state(self, award: Award) -> None:
+        """Save what changes in an awarded credential: its status, revocation, suspension and
+        successor."""
+        revocation, suspension = award.revocation, award.suspension
         await execute_core(
             self.session,
             sa.update(credentials)
             .where(credentials.c.credential_id == award.credential_id)
             .values(
                 status=award.status.value,
-                revoked_at=award.revocation.at,
-                revoked_by=award.revocation.by,
-                revocation_reason=award.revocation.reason.value,
-                revocation_detail=award.revocation.detail,
+                revoked_at=revocation.at if revocation else None,
+                revoked_by=revocation.by if revocation else None,
+                revocation_reason=revocation.reason.value if revocation else None,
+                revocation_detail=revocation.detail if revocation else None,
+                suspended_at=suspension.at if suspension else None,
+                suspended_by=suspension.by if suspension else None,
+                suspension_reason=suspension.reason if suspension else None,
+                suspended_until=suspension.until if suspension else None,
+                superseded_by=award.superseded_by,
             ),
+        )
+
+    async def due_suspensions(self, now: datetime, limit: int) -> list[str]:
+        """Suspended credentials whose planned end has passed, the earliest first."""
+        rows = await execute_core(
+            self.session,
+            sa.select(credentials.c.credential_id)
+            .where(
+                credentials.c.status == CredentialStatus.SUSPENDED.value,
+                credentials.c.suspended_until <= now,
+            )
+            .order_by(credentials.c.suspended_until)
+            .limit(limit),
+        )
+        return list(rows.scalars())
+
+    async def ensure_list(self, entry: StatusEntry, now: datetime) -> None:
+        """The list of ``entry`` exists (a parallel suspension list is made on the first
+        suspension from it; this never hands out indexes)."""
+        await execute_core(
+            self.session,
+            pg_insert(status_lists)
+            .values(
+                list_id=entry.list_id,
+                purpose=entry.purpose,
+                sequence=int(entry.list_id.rsplit("-", 1)[1]),
+                size=status_list.MIN_BITS,
+                next_index=status_list.MIN_BITS,
+                bits=status_list.empty_list(),
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(),
         )
 
     # -- enrollments read model --------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mc_events.db import execute_core
 from registry.adapters.tables import issuers, micro_credentials, stacks
-from registry.domain.catalog import MicroCredential, MicroCredentialSpec, Stack, StackSpec
+from registry.domain.catalog import CatalogEntry, MicroCredential, MicroCredentialSpec, Stack
 from registry.domain.qa import QaAction, QaStatus, QaStep
 
 
@@ -29,12 +29,37 @@ class Issuer:
 
 
 @dataclass(frozen=True)
+class Listed:
+    """An approved micro-credential version and its provider's name, as the public catalog
+    lists it."""
+
+    micro_credential: MicroCredential
+    issuer_name: str
+
+
+@dataclass(frozen=True)
+class AwardableVersion:
+    """A micro-credential version as an award reads it, and its provider's name if known."""
+
+    micro_credential: MicroCredential
+    issuer_name: str | None
+
+
+@dataclass(frozen=True)
 class AchievementFilter:
     competency: str | None = None
     issuer_id: str | None = None
     purpose: str | None = None
     stack_id: str | None = None
     text: str | None = None
+
+
+_TABLES: dict[type[CatalogEntry[Any]], sa.Table] = {
+    MicroCredential: micro_credentials,
+    Stack: stacks,
+}
+
+E = TypeVar("E", MicroCredential, Stack)
 
 
 def _history_json(history: list[QaStep]) -> list[dict[str, Any]]:
@@ -65,60 +90,46 @@ def _history(raw: list[dict[str, Any]]) -> list[QaStep]:
     ]
 
 
-def _mc(row: sa.Row[Any]) -> MicroCredential:
-    return MicroCredential(
-        id=row.id,
-        version=row.version,
-        issuer_id=row.issuer_id,
-        status=QaStatus(row.status),
-        history=_history(row.history),
-        spec=MicroCredentialSpec.model_validate(row.spec),
-    )
-
-
-def _stack(row: sa.Row[Any]) -> Stack:
-    return stack_from_mapping(row._mapping)
-
-
-def stack_from_mapping(values: Mapping[Any, Any]) -> Stack:
-    """A stack version from its row's ``id``, ``version``, ``issuer_id``, ``status``,
-    ``history`` and ``spec`` (as stored)."""
-    return Stack(
+def entry_from_mapping(kind: type[E], values: Mapping[Any, Any]) -> E:
+    """A version from its row's ``id``, ``version``, ``issuer_id``, ``status``, ``history``
+    and ``spec`` (as stored)."""
+    return kind(
         id=values["id"],
         version=values["version"],
         issuer_id=values["issuer_id"],
         status=QaStatus(values["status"]),
         history=_history(values["history"]),
-        spec=StackSpec.model_validate(values["spec"]),
+        spec=kind.checked(kind.spec_type.model_validate(values["spec"])),
     )
 
 
-def _mc_values(mc: MicroCredential, now: datetime) -> dict[str, Any]:
-    spec = mc.definition
-    return {
-        "issuer_id": mc.issuer_id,
-        "status": mc.status.value,
-        "title": spec.title,
-        "competency": spec.competency,
-        "description": spec.description,
-        "purposes": [p.value for p in spec.allowed_purposes],
-        "spec": spec.model_dump(mode="json"),
-        "history": _history_json(mc.history),
-        "updated_at": now,
-    }
+def _mc(row: sa.Row[Any]) -> MicroCredential:
+    return entry_from_mapping(MicroCredential, row._mapping)
 
 
-def _stack_values(stack: Stack, now: datetime) -> dict[str, Any]:
-    spec = stack.definition
-    return {
-        "issuer_id": stack.issuer_id,
-        "status": stack.status.value,
-        "name": spec.name,
-        "members": list(spec.member_micro_credential_ids),
-        "spec": spec.model_dump(mode="json"),
-        "history": _history_json(stack.history),
+def _stack(row: sa.Row[Any]) -> Stack:
+    return entry_from_mapping(Stack, row._mapping)
+
+
+def _values(entry: CatalogEntry[Any], now: datetime) -> dict[str, Any]:
+    """The columns of a version's row (those the public search filters on, besides the
+    definition and history as JSON)."""
+    values = {
+        "issuer_id": entry.issuer_id,
+        "status": entry.status.value,
+        "spec": entry.definition.model_dump(mode="json"),
+        "history": _history_json(entry.history),
         "updated_at": now,
     }
+    spec = entry.definition
+    if isinstance(spec, MicroCredentialSpec):
+        return values | {
+            "title": spec.title,
+            "competency": spec.competency,
+            "description": spec.description,
+            "purposes": [p.value for p in spec.allowed_purposes],
+        }
+    return values | {"name": spec.name, "members": list(spec.member_micro_credential_ids)}
 
 
 def _version_digest() -> sa.ColumnElement[str]:
@@ -180,8 +191,8 @@ def approved_stacks_containing_query() -> sa.Select[Any]:
 
 _APPROVED_STACKS_CONTAINING = approved_stacks_containing_query()
 
-_AWARDABLE_VERSIONS: dict[tuple[str, int], tuple[str, MicroCredential, str]] = {}
-"""Awardable versions as read, by ``(id, version)``: ``(digest, version, issuer name)``. What an
+_AWARDABLE_VERSIONS: dict[tuple[str, int], tuple[str, AwardableVersion]] = {}
+"""Awardable versions as read, by ``(id, version)``: ``(digest, version)``. What an
 award takes from an approved version never changes (its definition is frozen and its issuer
 never renamed); the digest, read with every award, still decides whether an entry is current."""
 _AWARDABLE_VERSIONS_MAX = 1024
@@ -223,32 +234,63 @@ class CatalogRepository:
         )
         return result.first() is not None
 
-    # -- micro-credentials -----------------------------------------------------------------
+    # -- versions of micro-credentials and stacks --------------------------------------------
 
-    async def get_mc(
-        self, mc_id: str, version: int | None = None, *, for_update: bool = False
-    ) -> MicroCredential | None:
+    async def get(
+        self, kind: type[E], entry_id: str, version: int | None = None, *, for_update: bool = False
+    ) -> E | None:
         """One version, or the latest one when ``version`` is None."""
-        query = sa.select(micro_credentials).where(micro_credentials.c.id == mc_id)
+        table = _TABLES[kind]
+        query = sa.select(table).where(table.c.id == entry_id)
         if version is not None:
-            query = query.where(micro_credentials.c.version == version)
-        query = query.order_by(micro_credentials.c.version.desc()).limit(1)
+            query = query.where(table.c.version == version)
+        query = query.order_by(table.c.version.desc()).limit(1)
         if for_update:
             query = query.with_for_update()
         row = (await execute_core(self.session, query)).first()
-        return _mc(row) if row else None
+        return entry_from_mapping(kind, row._mapping) if row else None
+
+    async def latest_approved(self, kind: type[E], entry_id: str) -> E | None:
+        table = _TABLES[kind]
+        query = (
+            sa.select(table)
+            .where(table.c.id == entry_id, table.c.status == QaStatus.APPROVED.value)
+            .order_by(table.c.version.desc())
+            .limit(1)
+        )
+        row = (await execute_core(self.session, query)).first()
+        return entry_from_mapping(kind, row._mapping) if row else None
+
+    async def add(self, entry: CatalogEntry[Any], now: datetime) -> None:
+        await execute_core(
+            self.session,
+            sa.insert(_TABLES[type(entry)]).values(
+                id=entry.id, version=entry.version, created_at=now, **_values(entry, now)
+            ),
+        )
+
+    async def save(self, entry: CatalogEntry[Any], now: datetime) -> None:
+        table = _TABLES[type(entry)]
+        await execute_core(
+            self.session,
+            sa.update(table)
+            .where(table.c.id == entry.id, table.c.version == entry.version)
+            .values(**_values(entry, now)),
+        )
+
+    # -- micro-credentials -----------------------------------------------------------------
 
     async def version_for_award(
         self, mc_id: str, version: int, digest: str | None
-    ) -> tuple[MicroCredential, str | None] | None:
-        """``(version, its issuer's name if known)``, or None if the version does not exist;
+    ) -> AwardableVersion | None:
+        """The version and its issuer's name if known, or None if the version does not exist;
         ``digest`` is the version's :func:`awardable_digest`, read in this transaction. An
         awardable version whose digest matches the one last read is not read again."""
         if digest is None:
             return None
         known = _AWARDABLE_VERSIONS.get((mc_id, version))
         if known is not None and known[0] == digest:
-            return known[1], known[2]
+            return known[1]
         row = (
             await execute_core(
                 self.session, _VERSION_FOR_AWARD, {"mc_id": mc_id, "version": version}
@@ -256,41 +298,12 @@ class CatalogRepository:
         ).first()
         if row is None:
             return None
-        mc = _mc(row)
-        if mc.awardable and row.issuer_name is not None:
+        found = AwardableVersion(_mc(row), row.issuer_name)
+        if found.micro_credential.awardable and row.issuer_name is not None:
             if len(_AWARDABLE_VERSIONS) >= _AWARDABLE_VERSIONS_MAX:
                 _AWARDABLE_VERSIONS.clear()
-            _AWARDABLE_VERSIONS[(mc_id, version)] = (row.digest, mc, row.issuer_name)
-        return mc, row.issuer_name
-
-    async def latest_approved_mc(self, mc_id: str) -> MicroCredential | None:
-        query = (
-            sa.select(micro_credentials)
-            .where(
-                micro_credentials.c.id == mc_id,
-                micro_credentials.c.status == QaStatus.APPROVED.value,
-            )
-            .order_by(micro_credentials.c.version.desc())
-            .limit(1)
-        )
-        row = (await execute_core(self.session, query)).first()
-        return _mc(row) if row else None
-
-    async def add_mc(self, mc: MicroCredential, now: datetime) -> None:
-        await execute_core(
-            self.session,
-            sa.insert(micro_credentials).values(
-                id=mc.id, version=mc.version, created_at=now, **_mc_values(mc, now)
-            ),
-        )
-
-    async def save_mc(self, mc: MicroCredential, now: datetime) -> None:
-        await execute_core(
-            self.session,
-            sa.update(micro_credentials)
-            .where(micro_credentials.c.id == mc.id, micro_credentials.c.version == mc.version)
-            .values(**_mc_values(mc, now)),
-        )
+            _AWARDABLE_VERSIONS[(mc_id, version)] = (row.digest, found)
+        return found
 
     async def list_mcs(
         self, *, issuer_id: str | None, status: QaStatus | None, limit: int, offset: int
@@ -318,56 +331,15 @@ class CatalogRepository:
 
     # -- stacks ----------------------------------------------------------------------------
 
-    async def get_stack(
-        self, stack_id: str, version: int | None = None, *, for_update: bool = False
-    ) -> Stack | None:
-        query = sa.select(stacks).where(stacks.c.id == stack_id)
-        if version is not None:
-            query = query.where(stacks.c.version == version)
-        query = query.order_by(stacks.c.version.desc()).limit(1)
-        if for_update:
-            query = query.with_for_update()
-        row = (await execute_core(self.session, query)).first()
-        return _stack(row) if row else None
-
-    async def add_stack(self, stack: Stack, now: datetime) -> None:
-        await execute_core(
-            self.session,
-            sa.insert(stacks).values(
-                id=stack.id, version=stack.version, created_at=now, **_stack_values(stack, now)
-            ),
-        )
-
-    async def save_stack(self, stack: Stack, now: datetime) -> None:
-        await execute_core(
-            self.session,
-            sa.update(stacks)
-            .where(stacks.c.id == stack.id, stacks.c.version == stack.version)
-            .values(**_stack_values(stack, now)),
-        )
-
-    async def latest_approved_stack(self, stack_id: str) -> Stack | None:
-        query = (
-            sa.select(stacks)
-            .where(stacks.c.id == stack_id, stacks.c.status == QaStatus.APPROVED.value)
-            .order_by(stacks.c.version.desc())
-            .limit(1)
-        )
-        row = (await execute_core(self.session, query)).first()
-        return _stack(row) if row else None
-
     async def approved_stacks_containing(self, mc_id: str) -> list[Stack]:
         rows = await execute_core(self.session, _APPROVED_STACKS_CONTAINING, {"members": [mc_id]})
         return [_stack(row) for row in rows]
-
-    def _latest_approved_stacks(self) -> sa.Select[Any]:
-        return _latest_approved_stacks()
 
     # -- the public catalog ----------------------------------------------------------------
 
     async def search_achievements(
         self, filters: AchievementFilter, *, limit: int, offset: int
-    ) -> tuple[list[tuple[MicroCredential, str]], int]:
+    ) -> tuple[list[Listed], int]:
         """The latest approved version of each micro-credential matching ``filters``, with its
         issuer's name, ordered by title; and the total number of matches."""
         mc = micro_credentials
@@ -391,7 +363,7 @@ class CatalogRepository:
                 )
             )
         if filters.stack_id:
-            stack = self._latest_approved_stacks().subquery()
+            stack = _latest_approved_stacks().subquery()
             latest = latest.where(
                 sa.exists().where(
                     stack.c.id == filters.stack_id, mc.c.id == sa.any_(stack.c.members)
@@ -409,7 +381,7 @@ class CatalogRepository:
             .limit(limit)
             .offset(offset),
         )
-        return [(_mc(row), row.issuer_name) for row in rows], int(total)
+        return [Listed(_mc(row), row.issuer_name) for row in rows], int(total)
 
 
 def _escape_like(value: str) -> str:

@@ -1,4 +1,4 @@
-"""The district award change feed's tables (migration 0007) and its two queries: number the
+"""The district award change feed's tables (migration 0007) and its repository: number the
 committed rows, read a district's rows after a sequence number."""
 
 from __future__ import annotations
@@ -62,24 +62,6 @@ _NUMBER = sa.text(
 )
 
 
-async def number_pending(session: AsyncSession, *, max_passes: int = 4) -> int | None:
-    """Number committed, unnumbered rows (call in its own transaction). Returns how many, or
-    None when another numbering pass holds the lock (its rows appear when it commits)."""
-    got = await execute_core(
-        session, sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
-    )
-    if not got.scalar_one():
-        return None
-    total = 0
-    for _ in range(max_passes):
-        result = await execute_core(session, _NUMBER, {"limit": NUMBER_BATCH})
-        numbered = int(getattr(result, "rowcount", 0) or 0)
-        total += numbered
-        if numbered < NUMBER_BATCH:
-            break
-    return total
-
-
 @dataclass(frozen=True)
 class Change:
     seq: int
@@ -108,36 +90,57 @@ class Change:
         return attributes
 
 
-async def read_after(
-    session: AsyncSession, district_id: str, after: int, limit: int
-) -> list[Change]:
-    """Up to ``limit`` numbered changes of a district after ``after``, in number order."""
-    result = await execute_core(
-        session,
-        sa.select(
-            changes.c.seq,
-            changes.c.event_id,
-            changes.c.event_type,
-            changes.c.partition_key,
-            changes.c.headers,
-            changes.c.payload,
+class DistrictFeedRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def number_pending(self, *, max_passes: int = 4) -> int | None:
+        """Number committed, unnumbered rows (in a transaction of their own). Returns how many,
+        or None when another numbering pass holds the lock (its rows appear when it commits)."""
+        got = await execute_core(
+            self.session,
+            sa.text("SELECT pg_try_advisory_xact_lock(:key)"),
+            {"key": SEQUENCER_LOCK},
         )
-        .where(
-            changes.c.district_id == district_id,
-            changes.c.seq.is_not(None),
-            changes.c.seq > after,
+        if not got.scalar_one():
+            return None
+        total = 0
+        for _ in range(max_passes):
+            result = await execute_core(self.session, _NUMBER, {"limit": NUMBER_BATCH})
+            numbered = int(getattr(result, "rowcount", 0) or 0)
+            total += numbered
+            if numbered < NUMBER_BATCH:
+                break
+        return total
+
+    async def read_after(self, district_id: str, after: int, limit: int) -> list[Change]:
+        """Up to ``limit`` numbered changes of a district after ``after``, in number order."""
+        result = await execute_core(
+            self.session,
+            sa.select(
+                changes.c.seq,
+                changes.c.event_id,
+                changes.c.event_type,
+                changes.c.partition_key,
+                changes.c.headers,
+                changes.c.payload,
+            )
+            .where(
+                changes.c.district_id == district_id,
+                changes.c.seq.is_not(None),
+                changes.c.seq > after,
+            )
+            .order_by(changes.c.seq)
+            .limit(limit),
         )
-        .order_by(changes.c.seq)
-        .limit(limit),
-    )
-    return [
-        Change(
-            seq=row.seq,
-            event_id=row.event_id,
-            event_type=row.event_type,
-            partition_key=row.partition_key,
-            headers=row.headers,
-            payload=row.payload,
-        )
-        for row in result.all()
-    ]
+        return [
+            Change(
+                seq=row.seq,
+                event_id=row.event_id,
+                event_type=row.event_type,
+                partition_key=row.partition_key,
+                headers=row.headers,
+                payload=row.payload,
+            )
+            for row in result.all()
+        ]

@@ -4,7 +4,7 @@ only; the caller's transaction commits."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +18,7 @@ from mc_events.contracts.common import Credits, CreditUnit, Grant
 from mc_events.db import execute_core
 from registry.adapters.catalog_repository import (
     approved_stacks_containing_query,
-    stack_from_mapping,
+    entry_from_mapping,
 )
 from registry.adapters.licensure_tables import (
     educator_licenses,
@@ -82,6 +82,8 @@ class ImportRecord:
     status_checked_at: datetime | None = None
     status_detail: str | None = None
     revoked_at: datetime | None = None
+    document: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The credential as imported (verbatim, as its issuer signed it)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,24 @@ class EducatorCredential:
     valid_until: datetime | None
     status: str
     document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """What the registry keeps of an educator on the roster to match imports."""
+
+    district_id: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """An educator holding a valid credential (or recognised import) of some micro-credentials,
+    with their district and their latest such credential."""
+
+    educator_id: str
+    district_id: str
+    credential_id: str
 
 
 @dataclass(frozen=True)
@@ -188,6 +208,7 @@ def _import(row: sa.Row[Any]) -> ImportRecord:
         status_checked_at=row.status_checked_at,
         status_detail=row.status_detail,
         revoked_at=row.revoked_at,
+        document=row.document,
     )
 
 
@@ -530,7 +551,7 @@ class LicensureRepository:
             for credential_id, micro_credential_id, awarded_at in row.held or ()
         )
         return AfterAward(
-            stacks=tuple(stack_from_mapping(stack) for stack in row.stacks or ()),
+            stacks=tuple(entry_from_mapping(Stack, stack) for stack in row.stacks or ()),
             progress=StackProgress(standing=frozenset(row.standing or ()), held=held),
             renewal=RenewalContext(
                 _rules(row.rules), row.license_expires_on, row.first_cycle_start
@@ -641,8 +662,8 @@ class LicensureRepository:
 
     # -- roster ------------------------------------------------------------------------------
 
-    async def roster_entry(self, educator_id: str) -> tuple[str, str | None] | None:
-        """``(district id, email)`` of the educator on the roster, if known."""
+    async def roster_entry(self, educator_id: str) -> RosterEntry | None:
+        """The educator on the roster, if known."""
         row = (
             await execute_core(
                 self.session,
@@ -651,7 +672,7 @@ class LicensureRepository:
                 ),
             )
         ).first()
-        return (row.district_id, row.email) if row else None
+        return RosterEntry(row.district_id, row.email) if row else None
 
     # -- portability -------------------------------------------------------------------------
 
@@ -692,7 +713,7 @@ class LicensureRepository:
             for row in await execute_core(self.session, query)
         ]
 
-    async def add_import(self, record: ImportRecord, document: dict[str, Any], actor: str) -> bool:
+    async def add_import(self, record: ImportRecord, actor: str) -> bool:
         """Insert; False if the educator already imported this credential."""
         result = await execute_core(
             self.session,
@@ -711,7 +732,7 @@ class LicensureRepository:
                 equivalent_micro_credential_id=record.equivalent_micro_credential_id,
                 credits_value=record.credits.value if record.credits else None,
                 credits_unit=record.credits.unit.value if record.credits else None,
-                document=document,
+                document=record.document,
                 imported_at=record.imported_at,
                 imported_by=actor,
                 issuer_status=record.issuer_status.value if record.issuer_status else None,
@@ -739,15 +760,12 @@ class LicensureRepository:
         )
         return [_import(row) for row in rows]
 
-    async def get_import(
-        self, import_id: str, *, for_update: bool = False
-    ) -> tuple[ImportRecord, dict[str, Any]] | None:
-        """``(record, document as imported)``."""
+    async def get_import(self, import_id: str, *, for_update: bool = False) -> ImportRecord | None:
         query = sa.select(imported_credentials).where(imported_credentials.c.import_id == import_id)
         if for_update:
             query = query.with_for_update()
         row = (await execute_core(self.session, query)).first()
-        return (_import(row), row.document) if row else None
+        return _import(row) if row else None
 
     async def imports_to_recheck(self, limit: int) -> list[str]:
         """Ids of the imports not revoked that name a status list, least recently checked
@@ -793,10 +811,8 @@ class LicensureRepository:
             .values(**values),
         )
 
-    async def recognized_import_records(
-        self, educator_id: str
-    ) -> list[tuple[ImportRecord, dict[str, Any]]]:
-        """``(record, document)`` of each recognised (and not revoked) import, oldest first."""
+    async def recognized_imports(self, educator_id: str) -> list[ImportRecord]:
+        """The recognised (and not revoked) imports of an educator, oldest first."""
         rows = await execute_core(
             self.session,
             sa.select(imported_credentials)
@@ -806,28 +822,12 @@ class LicensureRepository:
             )
             .order_by(imported_credentials.c.imported_at, imported_credentials.c.import_id),
         )
-        return [(_import(row), row.document) for row in rows]
+        return [_import(row) for row in rows]
 
-    async def recognized_imports(self, educator_id: str) -> list[tuple[str, dict[str, Any]]]:
-        """``(equivalent micro-credential id or "", document)`` of each recognised import."""
-        rows = await execute_core(
-            self.session,
-            sa.select(
-                imported_credentials.c.equivalent_micro_credential_id,
-                imported_credentials.c.document,
-            )
-            .where(
-                imported_credentials.c.educator_id == educator_id,
-                imported_credentials.c.recognition_status == RecognitionStatus.RECOGNIZED.value,
-            )
-            .order_by(imported_credentials.c.imported_at, imported_credentials.c.import_id),
-        )
-        return [(row.equivalent_micro_credential_id or "", row.document) for row in rows]
-
-    async def holders_of(self, mc_ids: list[str], at: datetime) -> list[tuple[str, str, str]]:
-        """``(educator id, district id, latest credential id)`` of every educator holding a
-        valid credential (or recognised import) of one of ``mc_ids``."""
-        found: dict[str, tuple[str, str, str]] = {}
+    async def holders_of(self, mc_ids: list[str], at: datetime) -> list[Holder]:
+        """Every educator holding a valid credential (or recognised import) of one of
+        ``mc_ids``, by educator id."""
+        found: dict[str, Holder] = {}
         imports = await execute_core(
             self.session,
             sa.select(
@@ -842,7 +842,7 @@ class LicensureRepository:
             .order_by(imported_credentials.c.imported_at),
         )
         for row in imports:
-            found[row.educator_id] = (row.educator_id, row.district_id, row.import_id)
+            found[row.educator_id] = Holder(row.educator_id, row.district_id, row.import_id)
         awarded = await execute_core(
             self.session,
             sa.select(
@@ -852,8 +852,8 @@ class LicensureRepository:
             .order_by(credentials.c.awarded_at, credentials.c.credential_id),
         )
         for row in awarded:  # the latest award wins (its district is the current one)
-            found[row.educator_id] = (row.educator_id, row.district_id, row.credential_id)
-        return sorted(found.values())
+            found[row.educator_id] = Holder(row.educator_id, row.district_id, row.credential_id)
+        return [found[educator_id] for educator_id in sorted(found)]
 
     async def save_rules(self, rules: RenewalRules, now: datetime) -> None:
         """Replace the rules of ``rules.state`` (in force if it is the state in force, or if

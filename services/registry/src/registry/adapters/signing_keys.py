@@ -118,6 +118,15 @@ class SigningKey:
 
 
 @dataclass(frozen=True)
+class SealedKey:
+    """The current key with its private key as stored: sealed under ``kek_id``."""
+
+    key: SigningKey
+    kek_id: str
+    sealed: bytes
+
+
+@dataclass(frozen=True)
 class Signer:
     """The current key, unsealed: signs documents as the issuer."""
 
@@ -162,16 +171,14 @@ class SigningKeysRepository:
         ).first()
         return _key(row) if row else None
 
-    async def current_sealed(
-        self, *, for_update: bool = False
-    ) -> tuple[SigningKey, str, bytes] | None:
+    async def current_sealed(self, *, for_update: bool = False) -> SealedKey | None:
         query = sa.select(signing_keys).where(signing_keys.c.current)
         if for_update:
             query = query.with_for_update()
         row = (await execute_core(self.session, query)).first()
         if row is None:
             return None
-        return _key(row), row.kek_id, bytes(row.private_key_encrypted)
+        return SealedKey(_key(row), row.kek_id, bytes(row.private_key_encrypted))
 
     async def insert_current(
         self, vault: KeyVault, *, number: int, actor: str, now: datetime

@@ -17,11 +17,14 @@ from enum import StrEnum
 
 from mc_events.contracts.common import Credits, CriterionResult, Purpose
 from mc_events.contracts.registry import RevocationReason
+from mc_events.contracts.review import MisconductKind
+from mc_events.refusals import Conflict
 from registry.domain.catalog import MicroCredential
 
 # Namespace of credential ids: one credential per enrollment, so the id is derived from it and
 # a duplicate decision for the same enrollment names the same credential.
 CREDENTIAL_NAMESPACE = uuid.UUID("0b7b8f5e-8a51-4f0c-9a55-61f0d4c1e1a2")
+REISSUE_NAMESPACE = uuid.UUID("5d0c7a43-6f1e-4f58-9f87-3f8e2b1c9a10")
 
 
 class AwardError(Exception):
@@ -36,8 +39,8 @@ class InconsistentDecision(AwardError):
     """The decision's results do not satisfy the approved rubric."""
 
 
-class CredentialStateError(Exception):
-    """The credential's status does not allow this change."""
+class CredentialStateError(Conflict):
+    """The credential's status does not allow this change (409)."""
 
 
 class CredentialStatus(StrEnum):
@@ -51,6 +54,21 @@ class CredentialStatus(StrEnum):
 
 def credential_id_for(enrollment_id: str) -> str:
     return str(uuid.uuid5(CREDENTIAL_NAMESPACE, enrollment_id))
+
+
+def reissued_id(credential_id: str) -> str:
+    """The id of a credential's reissue (one per credential: a reissue can be reissued)."""
+    return str(uuid.uuid5(REISSUE_NAMESPACE, credential_id))
+
+
+def misconduct_reason(kind: MisconductKind, detail: str) -> tuple[RevocationReason, str]:
+    """The revocation reason (and detail) for confirmed misconduct of ``kind``."""
+    if kind is MisconductKind.PLAGIARISM:
+        return RevocationReason.PLAGIARISM, detail
+    if kind is MisconductKind.FABRICATED_EVIDENCE:
+        return RevocationReason.FABRICATED_EVIDENCE, detail
+    words = "identifiable student data in the evidence"
+    return RevocationReason.OTHER, f"{words}: {detail}" if detail.strip() else words
 
 
 @dataclass(frozen=True)

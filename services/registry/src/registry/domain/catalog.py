@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Self
+from typing import ClassVar, Generic, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,19 +25,28 @@ from mc_events.contracts.common import (
     Purpose,
     RubricCriterion,
 )
-from registry.domain.qa import CatalogError, QaAction, QaStatus, QaStep, QaWorkflow
+from mc_events.refusals import Conflict, Forbidden
+from registry.domain.qa import QaAction, QaStatus, QaStep, QaWorkflow
 
 
-class NotOwner(CatalogError):
-    """An issuer acted on another issuer's entry."""
+class NotOwner(Forbidden):
+    """An issuer acted on another issuer's entry (403)."""
 
 
-class MembersNotApproved(CatalogError):
-    """A stack names micro-credentials that have no approved version."""
+class UnknownIssuer(Forbidden):
+    """The caller's issuer id is not a provider registered with the state (403)."""
 
 
-class VersionStillOpen(CatalogError):
-    """A new version was asked for while the latest one is still a draft or submitted."""
+class AlreadyExists(Conflict):
+    """The id is taken (409)."""
+
+
+class MembersNotApproved(Conflict):
+    """A stack names micro-credentials that have no approved version (409)."""
+
+
+class VersionStillOpen(Conflict):
+    """A new version was asked for while the latest one is still a draft or submitted (409)."""
 
 
 class MicroCredentialSpec(BaseModel):
@@ -93,112 +102,98 @@ class StackSpec(BaseModel):
         return self
 
 
+S = TypeVar("S", MicroCredentialSpec, StackSpec)
+
+
 @dataclass
-class _Entry(QaWorkflow):
+class CatalogEntry(QaWorkflow, Generic[S]):
+    """One version of a catalog entry: its definition (``spec``) and where it stands in the
+    approval lifecycle. Micro-credentials and stacks are the two kinds."""
+
+    kind: ClassVar[str]
+    """``micro_credential`` or ``stack``: the audit trail's object type."""
+    label: ClassVar[str]
+    """How messages name the kind (``micro-credential``, ``stack``)."""
+    spec_type: ClassVar[type[BaseModel]]
+    """The definition's type (:class:`MicroCredentialSpec`, :class:`StackSpec`)."""
+
     id: str
     version: int
     issuer_id: str
     status: QaStatus = QaStatus.DRAFT
     history: list[QaStep] = field(default_factory=list)
+    spec: S | None = None
+
+    @classmethod
+    def create(cls, id: str, issuer_id: str, spec: S, actor: str, at: datetime) -> Self:
+        """Version 1, a draft."""
+        entry = cls(id=id, version=1, issuer_id=issuer_id, spec=spec)
+        entry.history.append(QaStep(QaAction.CREATE, actor, at, to_status=QaStatus.DRAFT))
+        return entry
+
+    @classmethod
+    def checked(cls, spec: BaseModel) -> S:
+        """``spec`` as this kind's definition (a definition of the other kind is a bug)."""
+        if not isinstance(spec, cls.spec_type):
+            raise TypeError(f"a {cls.label} is defined by a {cls.spec_type.__name__}")
+        return cast(S, spec)
+
+    @property
+    def definition(self) -> S:
+        assert self.spec is not None
+        return self.spec
+
+    @property
+    def ref(self) -> str:
+        """``<id>@v<version>``: how the audit trail names a version."""
+        return f"{self.id}@v{self.version}"
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The micro-credentials that must have an approved version before this one can be
+        approved (a pathway must not point at something nobody can enrol in)."""
+        return ()
 
     def ensure_owned_by(self, issuer_id: str | None) -> None:
         if issuer_id != self.issuer_id:
             raise NotOwner("this entry belongs to another issuer")
 
-    def submit(self, actor: str, at: datetime) -> None:
-        self._step(QaAction.SUBMIT, actor, at)
-
-    def reject(self, actor: str, at: datetime, reason: str) -> None:
-        self._step(QaAction.REJECT, actor, at, reason)
-
-    def retire(self, actor: str, at: datetime, reason: str) -> None:
-        self._step(QaAction.RETIRE, actor, at, reason)
-
-    @property
-    def approved_at(self) -> datetime | None:
-        step = self.last(QaAction.APPROVE)
-        return step.at if step else None
-
-    @property
-    def retired_at(self) -> datetime | None:
-        step = self.last(QaAction.RETIRE)
-        return step.at if step else None
-
-
-def _open_next_version(latest: _Entry) -> int:
-    if latest.status in (QaStatus.DRAFT, QaStatus.SUBMITTED):
-        raise VersionStillOpen(
-            f"version {latest.version} is still {latest.status.value}: edit that one instead"
-        )
-    return latest.version + 1
-
-
-@dataclass
-class MicroCredential(_Entry):
-    spec: MicroCredentialSpec | None = None
-
-    @classmethod
-    def create(
-        cls,
-        id: str,
-        issuer_id: str,
-        spec: MicroCredentialSpec,
-        actor: str,
-        at: datetime,
-    ) -> MicroCredential:
-        mc = cls(id=id, version=1, issuer_id=issuer_id, spec=spec)
-        mc.history.append(QaStep(QaAction.CREATE, actor, at, to_status=QaStatus.DRAFT))
-        return mc
-
-    @property
-    def definition(self) -> MicroCredentialSpec:
-        assert self.spec is not None
-        return self.spec
-
-    def edit(self, spec: MicroCredentialSpec, actor: str, at: datetime) -> None:
-        self._step(QaAction.EDIT, actor, at)
-        self.spec = spec
-
-    def approve(self, actor: str, at: datetime, reason: str = "") -> None:
-        self._step(QaAction.APPROVE, actor, at, reason)
-
-    def next_version(self, actor: str, at: datetime) -> MicroCredential:
-        """A new draft copying this (latest) version's definition."""
-        version = _open_next_version(self)
-        step = QaStep(QaAction.CREATE, actor, at, to_status=QaStatus.DRAFT)
-        return replace(self, version=version, status=QaStatus.DRAFT, history=[step])
-
-
-@dataclass
-class Stack(_Entry):
-    spec: StackSpec | None = None
-
-    @classmethod
-    def create(cls, id: str, issuer_id: str, spec: StackSpec, actor: str, at: datetime) -> Stack:
-        stack = cls(id=id, version=1, issuer_id=issuer_id, spec=spec)
-        stack.history.append(QaStep(QaAction.CREATE, actor, at, to_status=QaStatus.DRAFT))
-        return stack
-
-    @property
-    def definition(self) -> StackSpec:
-        assert self.spec is not None
-        return self.spec
-
-    def edit(self, spec: StackSpec, actor: str, at: datetime) -> None:
+    def edit(self, spec: S, actor: str, at: datetime) -> None:
         self._step(QaAction.EDIT, actor, at)
         self.spec = spec
 
     def approve(
-        self, actor: str, at: datetime, published_mc_ids: Iterable[str], reason: str = ""
+        self, actor: str, at: datetime, reason: str = "", *, published_mc_ids: Iterable[str] = ()
     ) -> None:
-        """Approve, if every member micro-credential has an approved version: a pathway must
-        not point at something nobody can enrol in."""
-        missing = sorted(set(self.definition.member_micro_credential_ids) - set(published_mc_ids))
+        """Approve, if every member (:attr:`members`) is among ``published_mc_ids``."""
+        missing = sorted(set(self.members) - set(published_mc_ids))
         if missing:
             raise MembersNotApproved(f"members without an approved version: {', '.join(missing)}")
         self._step(QaAction.APPROVE, actor, at, reason)
 
-    def next_version(self, actor: str, at: datetime) -> Stack:
-        version = _open_next_version(self)
+    def next_version(self, actor: str, at: datetime) -> Self:
+        """A new draft copying this (latest) version's definition."""
+        if self.status in (QaStatus.DRAFT, QaStatus.SUBMITTED):
+            raise VersionStillOpen(
+                f"version {self.version} is still {self.status.value}: edit that one instead"
+            )
         step = QaStep(QaAction.CREATE, actor, at, to_status=QaStatus.DRAFT)
-        return replace(self, version=version, status=QaStatus.DRAFT, history=[step])
+        return replace(self, version=self.version + 1, status=QaStatus.DRAFT, history=[step])
+
+
+@dataclass
+class MicroCredential(CatalogEntry[MicroCredentialSpec]):
+    kind = "micro_credential"
+    label = "micro-credential"
+    spec_type = MicroCredentialSpec
+
+
+@dataclass
+class Stack(CatalogEntry[StackSpec]):
+    kind = "stack"
+    label = "stack"
+    spec_type = StackSpec
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return self.definition.member_micro_credential_ids

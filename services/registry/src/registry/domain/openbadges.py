@@ -13,12 +13,13 @@ public (anyone with the link reads it), so:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from registry.domain import status_list
+from registry.domain import proofs, status_list
 from registry.domain.awards import Award
 from registry.domain.catalog import MicroCredential
 
@@ -69,6 +70,92 @@ class StatusEntry:
     list_id: str
     index: int
     purpose: str = "revocation"
+
+
+def suspension_entry(revocation: StatusEntry) -> StatusEntry:
+    """The suspension bit of a credential whose revocation entry is ``revocation``: the same
+    index of the parallel list."""
+    if not revocation.list_id.startswith(status_list.REVOCATION_PREFIX):
+        raise ValueError(f"not a revocation list: {revocation.list_id}")
+    return StatusEntry(
+        list_id=status_list.SUSPENSION_PREFIX
+        + revocation.list_id.removeprefix(status_list.REVOCATION_PREFIX),
+        index=revocation.index,
+        purpose=status_list.StatusPurpose.SUSPENSION.value,
+    )
+
+
+def suspension_list_for(urls: PublicUrls, revocation_url: str) -> str | None:
+    """The URL of the parallel suspension list of one of this registry's revocation lists."""
+    prefix = urls.status_list("")
+    list_id = revocation_url.removeprefix(prefix)
+    if not revocation_url.startswith(prefix) or not list_id.startswith(
+        status_list.REVOCATION_PREFIX
+    ):
+        return None
+    return urls.status_list(
+        status_list.SUSPENSION_PREFIX + list_id.removeprefix(status_list.REVOCATION_PREFIX)
+    )
+
+
+def foreign_status_url(document: Mapping[str, Any], urls: PublicUrls) -> str | None:
+    """The ``statusListCredential`` of ``document`` when it is not one of this registry's
+    lists (None: no status entry, or one of ours)."""
+    entry = document.get("credentialStatus")
+    if not isinstance(entry, Mapping):
+        return None
+    url = entry.get("statusListCredential")
+    if not isinstance(url, str) or url.startswith(urls.status_list("")):
+        return None
+    return url
+
+
+# -- the issuer's keys -------------------------------------------------------------------------
+
+
+def key_url(urls: PublicUrls, key_id: str) -> str:
+    """Where a key's Multikey document is published (the proofs' ``verificationMethod``)."""
+    return f"{urls.issuer}/keys/{key_id}"
+
+
+def key_id_of(urls: PublicUrls, verification_method: str) -> str | None:
+    """The key id if ``verification_method`` names one of this registry's keys, else None."""
+    prefix = f"{urls.issuer}/keys/"
+    if not verification_method.startswith(prefix):
+        return None
+    key_id = verification_method.removeprefix(prefix)
+    return key_id if key_id and "/" not in key_id and "#" not in key_id else None
+
+
+def multikey(urls: PublicUrls, key_id: str, public_key_multibase: str) -> dict[str, Any]:
+    """A key's verification method document (Controlled Identifiers ``Multikey``)."""
+    return {
+        "@context": [proofs.MULTIKEY_CONTEXT],
+        "id": key_url(urls, key_id),
+        "type": "Multikey",
+        "controller": urls.issuer,
+        "publicKeyMultibase": public_key_multibase,
+    }
+
+
+def issuer_profile(urls: PublicUrls, keys: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The issuer's OB 3.0 ``Profile``, also its controller document: every key (``(key id,
+    public key multibase)``) it ever signed with, current or rotated out, is an
+    ``assertionMethod``."""
+    methods = [
+        {k: v for k, v in multikey(urls, key_id, public).items() if k != "@context"}
+        for key_id, public in keys
+    ]
+    return {
+        # The DID v1 context defines assertionMethod / verificationMethod / controller, which
+        # verifiers read from a controller document in JSON-LD safe mode.
+        "@context": [VC_V2_CONTEXT, OB_V3_CONTEXT, proofs.DID_V1_CONTEXT, proofs.MULTIKEY_CONTEXT],
+        "id": urls.issuer,
+        "type": ["Profile"],
+        "name": urls.issuer_name,
+        "verificationMethod": methods,
+        "assertionMethod": [m["id"] for m in methods],
+    }
 
 
 def identity_hash(educator_id: str, salt: str) -> str:
@@ -212,7 +299,7 @@ def status_list_credential(
     """The ``BitstringStatusListCredential`` a verifier fetches from ``statusListCredential``.
 
     Unsigned here: the registry signs it when it serves it
-    (:func:`registry.service_layer.signing.signed_status_list`).
+    (:func:`registry.service_layer.credentials.signed_status_list`).
     """
     list_url = urls.status_list(list_id)
     return {

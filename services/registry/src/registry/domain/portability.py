@@ -13,7 +13,7 @@ steps), with this registry's rules on what follows:
    (``pending_verification``), with no credits. A proof that does not verify refuses it.
 3. **Validity and status**: not yet valid or expired refuses it. The issuer's status list
    (``credentialStatus``, a ``BitstringStatusListEntry``) is fetched and checked
-   (:mod:`registry.service_layer.verification`): revoked or suspended refuses the import; a
+   (:mod:`registry.service_layer.issuing`): revoked or suspended refuses the import; a
    list that cannot be read or verified is recorded as ``status_unknown`` (never valid) and
    read again later (the recheck sweep, ``POST /imports/{id}/recheck``).
 4. **Recipient**: the credential must name the importing educator, by their state educator
@@ -34,14 +34,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from mc_events.contracts.common import Credits
+from mc_events.refusals import Invalid
 
 
-class ImportRefused(Exception):
-    """The credential cannot be imported (the message says why)."""
+class ImportRefused(Invalid):
+    """The credential cannot be imported (the message says why; 422)."""
 
 
 class ProofStatus(StrEnum):
@@ -167,3 +169,32 @@ def recognition(proof: ProofStatus, rule: RecognitionRule | None) -> Recognition
     if proof is not ProofStatus.VERIFIED:
         return RecognitionStatus.PENDING_VERIFICATION
     return RecognitionStatus.RECOGNIZED if rule else RecognitionStatus.NOT_RECOGNIZED
+
+
+def validity_window(
+    document: Mapping[str, Any], imported_at: datetime
+) -> tuple[datetime, datetime | None]:
+    """``(when it was earned, its validUntil or None)`` of an imported credential."""
+    until = document.get("validUntil")
+    try:
+        valid_until = (
+            datetime.fromisoformat(until.replace("Z", "+00:00")) if isinstance(until, str) else None
+        )
+    except ValueError:
+        valid_until = None
+    if valid_until is not None and valid_until.tzinfo is None:
+        valid_until = valid_until.replace(tzinfo=UTC)  # the import's check needs a zone
+    return earned_on(document, imported_at), valid_until
+
+
+def earned_on(document: Mapping[str, Any], now: datetime) -> datetime:
+    """When an imported credential was earned: its ``awardedDate``, else its ``validFrom``,
+    else ``now``."""
+    for field in ("awardedDate", "validFrom"):
+        value = document.get(field)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+    return now

@@ -1,11 +1,14 @@
-"""The state's quality-assurance workflow for catalog entries (micro-credentials and stacks).
+"""The approval lifecycle of catalog entries: the states and transitions every version of a
+micro-credential and of a stack goes through, written once (:class:`QaWorkflow`).
 
     draft --submit--> submitted --approve--> approved --retire--> retired
       ^                   |
       +-----reject--------+   (back to draft, with the reviewer's reason)
 
 Every step is recorded with who took it, when, and why. Only ``approved`` versions can be
-enrolled in; a later version of an entry is a new draft.
+enrolled in; a later version of an entry is a new draft. Approval publishes the version and
+retirement withdraws it (:attr:`QaAction.publishes`, :attr:`QaAction.withdraws`); the state's
+decisions (approve, reject, retire) are audited (:attr:`QaAction.decision`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from mc_events.refusals import Conflict, Invalid
 
 
 class QaStatus(StrEnum):
@@ -30,17 +35,31 @@ class QaAction(StrEnum):
     REJECT = "reject"
     RETIRE = "retire"
 
+    @property
+    def decision(self) -> bool:
+        """A decision of the state's reviewers (audited, with its reason)."""
+        return self in _DECISIONS
 
-class CatalogError(Exception):
-    """A catalog rule refused a command; the message says which."""
+    @property
+    def publishes(self) -> bool:
+        """The version is published (announced to the other services) by this step."""
+        return self is QaAction.APPROVE
+
+    @property
+    def withdraws(self) -> bool:
+        """The version is withdrawn from enrollment (announced) by this step."""
+        return self is QaAction.RETIRE
 
 
-class InvalidTransition(CatalogError):
-    """The entry's QA status does not allow this step."""
+_DECISIONS = frozenset({QaAction.APPROVE, QaAction.REJECT, QaAction.RETIRE})
 
 
-class ReasonRequired(CatalogError):
-    """Rejections and retirements must say why."""
+class InvalidTransition(Conflict):
+    """The entry's QA status does not allow this step (409)."""
+
+
+class ReasonRequired(Invalid):
+    """Rejections and retirements must say why (422)."""
 
 
 # (from, action) -> to. Anything not listed is refused.
@@ -82,10 +101,19 @@ def next_status(current: QaStatus, action: QaAction, reason: str = "") -> QaStat
 
 
 class QaWorkflow:
-    """Status plus history; catalog aggregates inherit it."""
+    """Status plus history, and the steps that move them; catalog entries inherit it."""
 
     status: QaStatus
     history: list[QaStep]
+
+    def submit(self, actor: str, at: datetime) -> None:
+        self._step(QaAction.SUBMIT, actor, at)
+
+    def reject(self, actor: str, at: datetime, reason: str) -> None:
+        self._step(QaAction.REJECT, actor, at, reason)
+
+    def retire(self, actor: str, at: datetime, reason: str) -> None:
+        self._step(QaAction.RETIRE, actor, at, reason)
 
     def _step(self, action: QaAction, actor: str, at: datetime, reason: str = "") -> None:
         if at.tzinfo is None:
@@ -108,6 +136,16 @@ class QaWorkflow:
             if step.action is action:
                 return step
         return None
+
+    @property
+    def approved_at(self) -> datetime | None:
+        step = self.last(QaAction.APPROVE)
+        return step.at if step else None
+
+    @property
+    def retired_at(self) -> datetime | None:
+        step = self.last(QaAction.RETIRE)
+        return step.at if step else None
 
     @property
     def enrollable(self) -> bool:

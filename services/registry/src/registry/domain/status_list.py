@@ -23,6 +23,22 @@ class StatusPurpose(StrEnum):
     SUSPENSION = "suspension"
 
 
+REVOCATION_PREFIX = f"{StatusPurpose.REVOCATION.value}-"
+SUSPENSION_PREFIX = f"{StatusPurpose.SUSPENSION.value}-"
+"""This registry's lists are ``revocation-N`` and, in parallel (same indexes),
+``suspension-N``: a credential names its revocation entry, and its suspension bit is the same
+index of the parallel list (the OB 3.0 schema allows one ``credentialStatus``)."""
+
+
+def parallel_lists(list_id: str) -> tuple[str | None, str | None]:
+    """A list's revocation list and its parallel suspension list (ids; None if not that kind)."""
+    if list_id.startswith(REVOCATION_PREFIX):
+        return list_id, SUSPENSION_PREFIX + list_id.removeprefix(REVOCATION_PREFIX)
+    if list_id.startswith(SUSPENSION_PREFIX):
+        return REVOCATION_PREFIX + list_id.removeprefix(SUSPENSION_PREFIX), list_id
+    return None, list_id
+
+
 def empty_list() -> bytes:
     return bytes(LIST_BYTES)
 

@@ -12,38 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Gauge
 
 from mc_events import db_gauges
 from mc_events.service import ServiceRuntime, Worker
-from registry.adapters.licensure_tables import renewal_ledger
-from registry.adapters.tables import credentials
+from registry.adapters.figures import by_status_query, issued_query, renewal_credits_query
 from registry.domain.awards import CredentialStatus
 
 NAME = "registry"
 REFRESH_SECONDS = 60.0
-
-
-def issued_query() -> sa.Select[Any]:
-    return sa.select(sa.func.count()).select_from(credentials)
-
-
-def by_status_query() -> sa.Select[Any]:
-    return sa.select(credentials.c.status, sa.func.count()).group_by(credentials.c.status)
-
-
-def renewal_credits_query() -> sa.CompoundSelect[Any]:
-    credits = renewal_ledger.c.renewal_credits
-    ledger = sa.select(
-        sa.func.coalesce(sa.func.sum(credits).filter(credits > 0), 0).label("posted"),
-        sa.func.coalesce(-sa.func.sum(credits).filter(credits < 0), 0).label("reversed"),
-    ).cte("ledger")
-    return sa.select(sa.literal("posted"), ledger.c.posted).union_all(
-        sa.select(sa.literal("reversed"), ledger.c.reversed)
-    )
 
 
 def define(registry: CollectorRegistry) -> Sequence[db_gauges.DbGauge]:

@@ -9,23 +9,13 @@ under the same row lock, so every credential anyone sees is signed, and signed o
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
-from datetime import datetime
-
-import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mc_events.db import execute_core
+from mc_events.clock import Clock
 from mc_events.service import ServiceRuntime, Worker, every
-from registry.adapters.tables import credentials
-from registry.domain.openbadges import PublicUrls
-from registry.service_layer.signing import Issuance, sign_awaiting
-
-log = logging.getLogger(__name__)
+from registry.service_layer import credentials
+from registry.service_layer.issuing import Issuance
+from registry.service_layer.unit_of_work import UnitOfWork
 
 
 class _Metrics:
@@ -48,50 +38,21 @@ class _Metrics:
         )
 
 
-async def sign_backlog(
-    sessions: async_sessionmaker[AsyncSession],
-    clock: Callable[[], datetime],
-    urls: PublicUrls,
-    issuance: Issuance,
-    batch: int,
-) -> int:
-    """Sign everything waiting, ``batch`` credentials a transaction (oldest first); returns how
-    many this call signed (rows other signers hold are theirs: skipped)."""
-    total = 0
-    while True:
-        async with sessions() as session, session.begin():
-            signed = await sign_awaiting(session, issuance, urls, clock(), limit=batch)
-        total += signed
-        if signed < batch:
-            return total
-        await asyncio.sleep(0)  # let the API and the consumer in between batches
-
-
 def credential_signer(
-    clock: Callable[[], datetime],
-    urls: PublicUrls,
-    issuance: Issuance,
-    interval_seconds: float,
-    batch: int,
+    clock: Clock, issuance: Issuance, interval_seconds: float, batch: int
 ) -> Worker:
-    """Every ``interval_seconds``: :func:`sign_backlog`, then the queue's gauges."""
+    """Every ``interval_seconds``: :func:`~registry.service_layer.credentials.sign_backlog`,
+    then the queue's gauges."""
     metrics: _Metrics | None = None
 
     async def sign_and_measure(runtime: ServiceRuntime) -> None:
         nonlocal metrics
         metrics = metrics or _Metrics(runtime)
-        metrics.signed.inc(await sign_backlog(runtime.sessions, clock, urls, issuance, batch))
-        async with runtime.sessions() as session:
-            row = (
-                await execute_core(
-                    session,
-                    sa.select(sa.func.count(), sa.func.min(credentials.c.recorded_at)).where(
-                        credentials.c.signed_at.is_(None)
-                    ),
-                )
-            ).one()
-        waiting, oldest = tuple(row)
-        metrics.awaiting.set(waiting)
+        uow = UnitOfWork(runtime.sessions)
+        metrics.signed.inc(await credentials.sign_backlog(uow, issuance, clock, batch))
+        backlog = await credentials.signing_backlog(uow)
+        metrics.awaiting.set(backlog.waiting)
+        oldest = backlog.oldest
         metrics.oldest_age.set((clock() - oldest).total_seconds() if oldest else 0.0)
 
     return every(interval_seconds, sign_and_measure, name="credential signer")

@@ -5,29 +5,24 @@ credits and the stacks it completed are reversed once)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
+from mc_events.clock import Clock
 from mc_events.service import ServiceRuntime, Worker, every
-from registry.adapters.status_fetch import StatusListFetcher
-from registry.domain.openbadges import PublicUrls
-from registry.service_layer.portability import recheck_due_imports
+from registry.service_layer import portability
+from registry.service_layer.issuing import Issuance
+from registry.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 def import_recheck(
-    clock: Callable[[], datetime],
-    fetch: StatusListFetcher | None,
-    urls: PublicUrls,
-    interval_seconds: float,
-    batch: int = 100,
+    clock: Clock, issuance: Issuance, interval_seconds: float, batch: int = 100
 ) -> Worker:
     """Every ``interval_seconds``: recheck up to ``batch`` imports."""
 
     async def recheck_imports(runtime: ServiceRuntime) -> None:
-        rechecked, revoked = await recheck_due_imports(
-            runtime.sessions, fetch, urls, clock(), limit=batch
+        rechecked, revoked = await portability.recheck_due_imports(
+            UnitOfWork(runtime.sessions), issuance, clock(), limit=batch
         )
         if revoked:
             log.info("rechecked %d imports: %d revoked by their issuer", rechecked, revoked)

@@ -4,20 +4,23 @@ once it passes (``registry.credential_reinstated``, the suspension bit cleared).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
+from mc_events.clock import Clock
 from mc_events.service import ServiceRuntime, Worker, every
-from registry.service_layer.credential_status import end_due_suspensions
+from registry.service_layer import credentials
+from registry.service_layer.issuing import Issuance
+from registry.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
-def suspension_sweep(clock: Callable[[], datetime], interval_seconds: float) -> Worker:
+def suspension_sweep(clock: Clock, issuance: Issuance, interval_seconds: float) -> Worker:
     """Every ``interval_seconds``: reinstate credentials whose suspension has ended."""
 
     async def lift_ended_suspensions(runtime: ServiceRuntime) -> None:
-        ended = await end_due_suspensions(runtime.sessions, clock())
+        ended = await credentials.end_due_suspensions(
+            UnitOfWork(runtime.sessions), issuance, clock()
+        )
         if ended:
             log.info("reinstated %d credentials whose suspension ended", ended)
 

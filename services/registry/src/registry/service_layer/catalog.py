@@ -1,49 +1,57 @@
-"""Catalog commands: issuers write drafts and submit them, the state approves, rejects, retires.
+"""The catalog: providers, and the versions of micro-credentials and stacks going through the
+approval lifecycle (:mod:`registry.domain.qa`). Issuers write drafts of their own entries and
+submit them; the state approves (publishes), rejects or retires them.
 
-Each command is one transaction. Approval and retirement write their catalog event to the
-outbox in that same transaction, with an id derived from the entry and version, so the event
-exists exactly when the state change does.
+Both kinds of entry go through the same commands (the kind is a parameter): one transaction
+each, the state's decisions appended to the provider's audit chain, and approval and
+retirement announced on ``registry.catalog`` with an id derived from the entry and version, so
+the event exists exactly when the state change does.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from mc_events import audit
+from mc_events.contracts.base import Event
 from mc_events.contracts.catalog import (
     MicroCredentialPublished,
     MicroCredentialRetired,
     StackPublished,
     StackRetired,
 )
-from mc_events.outbox import add_event
-from registry.adapters.catalog_repository import Issuer
+from mc_events.refusals import NotFound
+from registry.adapters.catalog_repository import AchievementFilter, Issuer, Listed
 from registry.domain.catalog import (
+    AlreadyExists,
     MicroCredential,
-    MicroCredentialSpec,
     Stack,
-    StackSpec,
+    UnknownIssuer,
     VersionStillOpen,
 )
-from registry.domain.qa import QaAction
-from registry.service_layer.errors import AlreadyExists, NotFound, UnknownIssuer
+from registry.domain.ids import event_id, new_id
+from registry.domain.qa import QaAction, QaStatus, QaStep
 from registry.service_layer.unit_of_work import UnitOfWork
 
-# Namespace of the registry's deterministic event ids (uuid5 of what the event is about).
-EVENT_NAMESPACE = uuid.UUID("6f1c3c2e-5b9a-4d53-9d7e-3c0f8a0f2b61")
+E = TypeVar("E", MicroCredential, Stack)
+
+_ID_PREFIX = {MicroCredential: "mc", Stack: "stack"}
+"""Of generated entry ids, and of the catalog events' ids."""
+
+_AUDITED = {
+    QaAction.APPROVE: "catalog.approved",
+    QaAction.REJECT: "catalog.rejected",
+    QaAction.RETIRE: "catalog.retired",
+}
+"""The state's decisions, as the audit trail names them (one chain per provider)."""
 
 
-def event_id(kind: str, *parts: object) -> str:
-    return str(uuid.uuid5(EVENT_NAMESPACE, ":".join([kind, *map(str, parts)])))
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex}"
+# -- providers -------------------------------------------------------------------------------
 
 
 async def register_issuer(
@@ -59,341 +67,265 @@ async def register_issuer(
     return issuer
 
 
+async def issuer(uow: UnitOfWork, issuer_id: str) -> Issuer:
+    async with uow:
+        found = await uow.catalog.get_issuer(issuer_id)
+    if found is None:
+        raise NotFound(f"no issuer {issuer_id}")
+    return found
+
+
 async def _require_issuer(uow: UnitOfWork, issuer_id: str | None) -> Issuer:
-    issuer = await uow.catalog.get_issuer(issuer_id) if issuer_id else None
-    if issuer is None:
+    found = await uow.catalog.get_issuer(issuer_id) if issuer_id else None
+    if found is None:
         raise UnknownIssuer(f"issuer {issuer_id!r} is not registered with the state")
-    return issuer
+    return found
 
 
-# -- micro-credentials ---------------------------------------------------------------------
+# -- the approval lifecycle of micro-credentials and stacks ----------------------------------
 
 
-async def create_micro_credential(
-    uow: UnitOfWork,
-    *,
-    issuer_id: str | None,
-    actor: str,
-    spec: MicroCredentialSpec,
-    now: datetime,
-    mc_id: str | None = None,
-) -> MicroCredential:
+@dataclass(frozen=True)
+class Step:
+    """One step of the lifecycle asked of an entry: ``create`` (with ``spec``), ``edit`` (with
+    ``spec``) and ``submit`` by its issuer (``issuer_id``, who must own it); ``approve``,
+    ``reject`` and ``retire`` by the state (with its ``reason``)."""
+
+    action: QaAction
+    actor: str
+    now: datetime
+    reason: str = ""
+    issuer_id: str | None = None
+    spec: BaseModel | None = None
+
+
+async def create(uow: UnitOfWork, kind: type[E], step: Step, entry_id: str | None = None) -> E:
+    """Version 1 of a new entry of the caller's issuer, a draft (``step``: its definition)."""
+    assert step.spec is not None, "a new entry is created with its definition"
     async with uow:
-        issuer = await _require_issuer(uow, issuer_id)
-        mc_id = mc_id or new_id("mc")
-        if await uow.catalog.get_mc(mc_id) is not None:
-            raise AlreadyExists(f"micro-credential {mc_id} already exists")
-        mc = MicroCredential.create(mc_id, issuer.issuer_id, spec, actor, now)
+        provider = await _require_issuer(uow, step.issuer_id)
+        entry_id = entry_id or new_id(_ID_PREFIX[kind])
+        if await uow.catalog.get(kind, entry_id) is not None:
+            raise AlreadyExists(f"{kind.label} {entry_id} already exists")
+        entry = kind.create(
+            entry_id, provider.issuer_id, kind.checked(step.spec), step.actor, step.now
+        )
         try:
-            await uow.catalog.add_mc(mc, now)
+            await uow.catalog.add(entry, step.now)
         except IntegrityError as exc:  # a concurrent create with the same id
-            raise AlreadyExists(f"micro-credential {mc_id} already exists") from exc
+            raise AlreadyExists(f"{kind.label} {entry_id} already exists") from exc
         await uow.commit()
-    return mc
+    return entry
 
 
-async def new_micro_credential_version(
-    uow: UnitOfWork, *, issuer_id: str | None, actor: str, mc_id: str, now: datetime
-) -> MicroCredential:
+async def new_version(uow: UnitOfWork, kind: type[E], entry_id: str, step: Step) -> E:
+    """The next version of an entry: a draft copying the latest one."""
     async with uow:
-        latest = await uow.catalog.get_mc(mc_id, for_update=True)
+        latest = await uow.catalog.get(kind, entry_id, for_update=True)
         if latest is None:
-            raise NotFound(f"no micro-credential {mc_id}")
-        latest.ensure_owned_by(issuer_id)
-        draft = latest.next_version(actor, now)
+            raise NotFound(f"no {kind.label} {entry_id}")
+        latest.ensure_owned_by(step.issuer_id)
+        draft = latest.next_version(step.actor, step.now)
         try:
-            await uow.catalog.add_mc(draft, now)
+            await uow.catalog.add(draft, step.now)
         except IntegrityError as exc:  # a concurrent request opened it first
-            raise VersionStillOpen(f"a new version of {mc_id} is already open") from exc
+            raise VersionStillOpen(f"a new version of {entry_id} is already open") from exc
         await uow.commit()
     return draft
 
 
-_E = TypeVar("_E", MicroCredential, Stack)
-
-# QA decisions go to the tamper-evident trail, one chain per provider.
-_AUDITED_STEPS = {
-    QaAction.APPROVE: "catalog.approved",
-    QaAction.REJECT: "catalog.rejected",
-    QaAction.RETIRE: "catalog.retired",
-}
-
-
-async def _apply(
-    uow: UnitOfWork, entry: _E, kind: str, change: Callable[[_E], Awaitable[None]]
-) -> None:
-    """Run ``change`` on a locked entry and audit the decision steps it recorded."""
-    recorded = len(entry.history)
-    await change(entry)
-    for step in entry.history[recorded:]:
-        action = _AUDITED_STEPS.get(step.action)
-        if action is None:
-            continue
-        await audit.append(
-            uow.session,
-            actor=step.actor,
-            action=action,
-            object_type=kind,
-            object_id=f"{entry.id}@v{entry.version}",
-            details={"reason": step.reason.strip()},
-            chain=f"issuer:{entry.issuer_id}",
-            at=step.at,
-        )
-
-
-async def _change_mc(
-    uow: UnitOfWork,
-    mc_id: str,
-    version: int,
-    now: datetime,
-    change: Callable[[MicroCredential], Awaitable[None]],
-) -> MicroCredential:
+async def take_step(uow: UnitOfWork, kind: type[E], entry_id: str, version: int, step: Step) -> E:
+    """Apply ``step`` to a version (locked): the decision audited, publication and retirement
+    announced, in one transaction."""
     async with uow:
-        mc = await uow.catalog.get_mc(mc_id, version, for_update=True)
-        if mc is None:
-            raise NotFound(f"no micro-credential {mc_id} version {version}")
-        await _apply(uow, mc, "micro_credential", change)
-        await uow.catalog.save_mc(mc, now)
+        entry = await uow.catalog.get(kind, entry_id, version, for_update=True)
+        if entry is None:
+            raise NotFound(f"no {kind.label} {entry_id} version {version}")
+        if not step.action.decision:
+            entry.ensure_owned_by(step.issuer_id)
+        await _apply(uow, entry, step)
+        taken = entry.history[-1]
+        audited = _AUDITED.get(taken.action)
+        if audited is not None:
+            uow.audit(
+                actor=taken.actor,
+                action=audited,
+                object_type=entry.kind,
+                object_id=entry.ref,
+                details={"reason": taken.reason},
+                chain=f"issuer:{entry.issuer_id}",
+                at=taken.at,
+            )
+        if taken.action.publishes or taken.action.withdraws:
+            provider = await _require_issuer(uow, entry.issuer_id)
+            event, about = catalog_event(entry, taken, provider.name)
+            uow.emit(event, event_id=event_id(about, entry.id, entry.version))
+        await uow.catalog.save(entry, step.now)
         await uow.commit()
-    return mc
+    return entry
 
 
-async def edit_micro_credential(
-    uow: UnitOfWork,
-    *,
-    issuer_id: str | None,
-    actor: str,
-    mc_id: str,
-    version: int,
-    spec: MicroCredentialSpec,
-    now: datetime,
-) -> MicroCredential:
-    async def change(mc: MicroCredential) -> None:
-        mc.ensure_owned_by(issuer_id)
-        mc.edit(spec, actor, now)
-
-    return await _change_mc(uow, mc_id, version, now, change)
-
-
-async def submit_micro_credential(
-    uow: UnitOfWork, *, issuer_id: str | None, actor: str, mc_id: str, version: int, now: datetime
-) -> MicroCredential:
-    async def change(mc: MicroCredential) -> None:
-        mc.ensure_owned_by(issuer_id)
-        mc.submit(actor, now)
-
-    return await _change_mc(uow, mc_id, version, now, change)
+async def _apply(uow: UnitOfWork, entry: E, step: Step) -> None:
+    match step.action:
+        case QaAction.EDIT if step.spec is not None:
+            entry.edit(entry.checked(step.spec), step.actor, step.now)
+        case QaAction.SUBMIT:
+            entry.submit(step.actor, step.now)
+        case QaAction.APPROVE:
+            published = await _approved_members(uow, entry.members)
+            entry.approve(step.actor, step.now, step.reason, published_mc_ids=published)
+        case QaAction.REJECT:
+            entry.reject(step.actor, step.now, step.reason)
+        case QaAction.RETIRE:
+            entry.retire(step.actor, step.now, step.reason)
+        case _:
+            raise ValueError(f"{step.action.value} is not a step of an existing version")
 
 
-async def approve_micro_credential(
-    uow: UnitOfWork, *, actor: str, mc_id: str, version: int, reason: str, now: datetime
-) -> MicroCredential:
-    async def change(mc: MicroCredential) -> None:
-        mc.approve(actor, now, reason)
-        issuer = await _require_issuer(uow, mc.issuer_id)
-        await add_event(
-            uow.session,
-            published_event(mc, issuer.name, now),
-            event_id=event_id("mc_published", mc.id, mc.version),
-        )
-
-    return await _change_mc(uow, mc_id, version, now, change)
+async def _approved_members(uow: UnitOfWork, members: Iterable[str]) -> set[str]:
+    wanted = list(members)
+    return await uow.catalog.approved_mc_ids(wanted) if wanted else set()
 
 
-async def reject_micro_credential(
-    uow: UnitOfWork, *, actor: str, mc_id: str, version: int, reason: str, now: datetime
-) -> MicroCredential:
-    async def change(mc: MicroCredential) -> None:
-        mc.reject(actor, now, reason)
-
-    return await _change_mc(uow, mc_id, version, now, change)
-
-
-async def retire_micro_credential(
-    uow: UnitOfWork, *, actor: str, mc_id: str, version: int, reason: str, now: datetime
-) -> MicroCredential:
-    async def change(mc: MicroCredential) -> None:
-        mc.retire(actor, now, reason)
-        await add_event(
-            uow.session,
-            MicroCredentialRetired(
-                micro_credential_id=mc.id,
-                micro_credential_version=mc.version,
-                reason=reason.strip(),
-                retired_at=now,
-            ),
-            event_id=event_id("mc_retired", mc.id, mc.version),
-        )
-
-    return await _change_mc(uow, mc_id, version, now, change)
-
-
-def published_event(
-    mc: MicroCredential, issuer_name: str, approved_at: datetime
-) -> MicroCredentialPublished:
-    spec = mc.definition
-    return MicroCredentialPublished(
-        micro_credential_id=mc.id,
-        micro_credential_version=mc.version,
-        issuer_id=mc.issuer_id,
-        issuer_name=issuer_name,
-        title=spec.title,
-        competency=spec.competency,
-        description=spec.description,
-        evidence_requirements=spec.evidence_requirements,
-        rubric=spec.rubric,
-        credits=spec.credits,
-        attempt_cap=spec.attempt_cap,
-        completion_window_days=spec.completion_window_days,
-        cooldown_days=spec.cooldown_days,
-        fee=spec.fee,
-        allowed_purposes=spec.allowed_purposes,
-        approved_at=approved_at,
-    )
-
-
-# -- stacks --------------------------------------------------------------------------------
-
-
-async def create_stack(
-    uow: UnitOfWork,
-    *,
-    issuer_id: str | None,
-    actor: str,
-    spec: StackSpec,
-    now: datetime,
-    stack_id: str | None = None,
-) -> Stack:
-    async with uow:
-        issuer = await _require_issuer(uow, issuer_id)
-        stack_id = stack_id or new_id("stack")
-        if await uow.catalog.get_stack(stack_id) is not None:
-            raise AlreadyExists(f"stack {stack_id} already exists")
-        stack = Stack.create(stack_id, issuer.issuer_id, spec, actor, now)
-        try:
-            await uow.catalog.add_stack(stack, now)
-        except IntegrityError as exc:
-            raise AlreadyExists(f"stack {stack_id} already exists") from exc
-        await uow.commit()
-    return stack
-
-
-async def new_stack_version(
-    uow: UnitOfWork, *, issuer_id: str | None, actor: str, stack_id: str, now: datetime
-) -> Stack:
-    async with uow:
-        latest = await uow.catalog.get_stack(stack_id, for_update=True)
-        if latest is None:
-            raise NotFound(f"no stack {stack_id}")
-        latest.ensure_owned_by(issuer_id)
-        draft = latest.next_version(actor, now)
-        try:
-            await uow.catalog.add_stack(draft, now)
-        except IntegrityError as exc:
-            raise VersionStillOpen(f"a new version of {stack_id} is already open") from exc
-        await uow.commit()
-    return draft
-
-
-async def _change_stack(
-    uow: UnitOfWork,
-    stack_id: str,
-    version: int,
-    now: datetime,
-    change: Callable[[Stack], Awaitable[None]],
-) -> Stack:
-    async with uow:
-        stack = await uow.catalog.get_stack(stack_id, version, for_update=True)
-        if stack is None:
-            raise NotFound(f"no stack {stack_id} version {version}")
-        await _apply(uow, stack, "stack", change)
-        await uow.catalog.save_stack(stack, now)
-        await uow.commit()
-    return stack
-
-
-async def edit_stack(
-    uow: UnitOfWork,
-    *,
-    issuer_id: str | None,
-    actor: str,
-    stack_id: str,
-    version: int,
-    spec: StackSpec,
-    now: datetime,
-) -> Stack:
-    async def change(stack: Stack) -> None:
-        stack.ensure_owned_by(issuer_id)
-        stack.edit(spec, actor, now)
-
-    return await _change_stack(uow, stack_id, version, now, change)
-
-
-async def submit_stack(
-    uow: UnitOfWork,
-    *,
-    issuer_id: str | None,
-    actor: str,
-    stack_id: str,
-    version: int,
-    now: datetime,
-) -> Stack:
-    async def change(stack: Stack) -> None:
-        stack.ensure_owned_by(issuer_id)
-        stack.submit(actor, now)
-
-    return await _change_stack(uow, stack_id, version, now, change)
-
-
-async def approve_stack(
-    uow: UnitOfWork, *, actor: str, stack_id: str, version: int, reason: str, now: datetime
-) -> Stack:
-    async def change(stack: Stack) -> None:
-        members = list(stack.definition.member_micro_credential_ids)
-        stack.approve(actor, now, await uow.catalog.approved_mc_ids(members), reason)
-        spec = stack.definition
-        await add_event(
-            uow.session,
+def catalog_event(
+    entry: MicroCredential | Stack, step: QaStep, issuer_name: str
+) -> tuple[Event, str]:
+    """The announcement of ``step`` (an approval or a retirement) on ``registry.catalog``, and
+    the kind its event id is derived from."""
+    prefix = _ID_PREFIX[type(entry)]
+    if step.action.withdraws:
+        retired: Event
+        if isinstance(entry, MicroCredential):
+            retired = MicroCredentialRetired(
+                micro_credential_id=entry.id,
+                micro_credential_version=entry.version,
+                reason=step.reason,
+                retired_at=step.at,
+            )
+        else:
+            retired = StackRetired(
+                stack_id=entry.id,
+                stack_version=entry.version,
+                reason=step.reason,
+                retired_at=step.at,
+            )
+        return retired, f"{prefix}_retired"
+    if isinstance(entry, Stack):
+        spec = entry.definition
+        return (
             StackPublished(
-                stack_id=stack.id,
-                stack_version=stack.version,
-                issuer_id=stack.issuer_id,
+                stack_id=entry.id,
+                stack_version=entry.version,
+                issuer_id=entry.issuer_id,
                 name=spec.name,
                 description=spec.description,
                 member_micro_credential_ids=spec.member_micro_credential_ids,
                 rule=spec.rule,
                 grants=spec.grants,
-                approved_at=now,
+                approved_at=step.at,
             ),
-            event_id=event_id("stack_published", stack.id, stack.version),
+            f"{prefix}_published",
+        )
+    mc = entry.definition
+    return (
+        MicroCredentialPublished(
+            micro_credential_id=entry.id,
+            micro_credential_version=entry.version,
+            issuer_id=entry.issuer_id,
+            issuer_name=issuer_name,
+            title=mc.title,
+            competency=mc.competency,
+            description=mc.description,
+            evidence_requirements=mc.evidence_requirements,
+            rubric=mc.rubric,
+            credits=mc.credits,
+            attempt_cap=mc.attempt_cap,
+            completion_window_days=mc.completion_window_days,
+            cooldown_days=mc.cooldown_days,
+            fee=mc.fee,
+            allowed_purposes=mc.allowed_purposes,
+            approved_at=step.at,
+        ),
+        f"{prefix}_published",
+    )
+
+
+# -- reading the catalog ---------------------------------------------------------------------
+
+
+async def version_of(
+    uow: UnitOfWork,
+    kind: type[E],
+    entry_id: str,
+    version: int,
+    *,
+    by_the_state: bool,
+    issuer_id: str | None = None,
+) -> E:
+    """One version in any status, for the state or for its own issuer (``issuer_id``)."""
+    async with uow:
+        entry = await uow.catalog.get(kind, entry_id, version)
+    if entry is None:
+        raise NotFound(f"no {entry_id} v{version}")
+    if not by_the_state:
+        entry.ensure_owned_by(issuer_id)
+    return entry
+
+
+async def micro_credentials(
+    uow: UnitOfWork, *, issuer_id: str | None, status: QaStatus | None, limit: int, offset: int
+) -> list[MicroCredential]:
+    """Versions in any status: an issuer's own (``issuer_id``), or all (None: the state)."""
+    async with uow:
+        return await uow.catalog.list_mcs(
+            issuer_id=issuer_id, status=status, limit=limit, offset=offset
         )
 
-    return await _change_stack(uow, stack_id, version, now, change)
+
+async def public_stack(uow: UnitOfWork, stack_id: str) -> Stack:
+    """The latest approved version of a stack."""
+    async with uow:
+        stack = await uow.catalog.latest_approved(Stack, stack_id)
+    if stack is None:
+        raise NotFound(f"no approved stack {stack_id}")
+    return stack
 
 
-async def reject_stack(
-    uow: UnitOfWork, *, actor: str, stack_id: str, version: int, reason: str, now: datetime
-) -> Stack:
-    async def change(stack: Stack) -> None:
-        stack.reject(actor, now, reason)
+async def search_achievements(
+    uow: UnitOfWork, filters: AchievementFilter, *, limit: int, offset: int
+) -> tuple[list[Listed], int]:
+    """The latest approved version of each micro-credential matching ``filters`` (a page, by
+    title), and how many match."""
+    async with uow:
+        return await uow.catalog.search_achievements(filters, limit=limit, offset=offset)
 
-    return await _change_stack(uow, stack_id, version, now, change)
+
+@dataclass(frozen=True)
+class Achievement:
+    """An approved micro-credential version as the public catalog shows it."""
+
+    listed: Listed
+    stacks: tuple[Stack, ...] = ()
+    """The approved stacks it belongs to (on the latest version's page)."""
 
 
-async def retire_stack(
-    uow: UnitOfWork, *, actor: str, stack_id: str, version: int, reason: str, now: datetime
-) -> Stack:
-    async def change(stack: Stack) -> None:
-        stack.retire(actor, now, reason)
-        await add_event(
-            uow.session,
-            StackRetired(
-                stack_id=stack.id,
-                stack_version=stack.version,
-                reason=reason.strip(),
-                retired_at=now,
-            ),
-            event_id=event_id("stack_retired", stack.id, stack.version),
-        )
+async def achievement(uow: UnitOfWork, mc_id: str) -> Achievement:
+    """The latest approved version of a micro-credential, with the stacks it belongs to."""
+    async with uow:
+        mc = await uow.catalog.latest_approved(MicroCredential, mc_id)
+        provider = await uow.catalog.get_issuer(mc.issuer_id) if mc else None
+        stacks = await uow.catalog.approved_stacks_containing(mc_id) if mc else []
+    if mc is None or provider is None:
+        raise NotFound(f"no approved {mc_id}")
+    return Achievement(Listed(mc, provider.name), tuple(stacks))
 
-    return await _change_stack(uow, stack_id, version, now, change)
+
+async def achievement_version(uow: UnitOfWork, mc_id: str, version: int) -> Achievement:
+    """A version the state approved (retired ones too: credentials awarded for them point
+    here)."""
+    async with uow:
+        mc = await uow.catalog.get(MicroCredential, mc_id, version)
+        provider = await uow.catalog.get_issuer(mc.issuer_id) if mc else None
+    if mc is None or provider is None or not mc.awardable:
+        raise NotFound(f"no approved {mc_id} v{version}")
+    return Achievement(Listed(mc, provider.name))

@@ -1,11 +1,14 @@
-"""What an award or a revocation causes beyond the credential itself, in the same transaction:
-stack completions (and their reversal), endorsement eligibility, and renewal-credit postings.
+"""Licensure: stack completions and endorsement eligibility, the renewal-credit ledger and the
+state's renewal rules, and what licensure and HR systems read of an educator (the ledger, the
+Ed-Fi view, the Comprehensive Learner Record).
 
-Called from the award path (:func:`registry.service_layer.awards.record_award`, itself
-exactly-once per enrollment) and the revocation path. Every effect also has its own business
-key in the database (one standing completion per educator and stack, one ledger entry per
-posting key), and every outgoing event a deterministic id derived from it, so a redelivered
-event or a retried command can neither complete a stack twice nor post credits twice.
+What an award or a revocation causes beyond the credential itself happens here, in the same
+transaction: called from the award path (:func:`registry.service_layer.credentials.record_award`,
+itself exactly-once per enrollment), the status changes and imports, in their unit of work.
+Every effect also has its own business key in the database (one standing completion per
+educator and stack, one ledger entry per posting key), and every outgoing event a
+deterministic id derived from it, so a redelivered event or a retried command can neither
+complete a stack twice nor post credits twice.
 
 What counts (documented policy):
 
@@ -45,15 +48,16 @@ Reversal semantics (documented policy):
 from __future__ import annotations
 
 import logging
+import secrets
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from mc_events import audit
-from mc_events.contracts.base import Event
-from mc_events.contracts.common import Credits, Purpose
+from mc_events.contracts.common import Credits, CreditUnit, Purpose
 from mc_events.contracts.registry import (
     CreditPostingReason,
     EndorsementEligible,
@@ -61,67 +65,37 @@ from mc_events.contracts.registry import (
     StackCompleted,
     StackCompletionReversed,
 )
-from mc_events.outbox import add_event, add_events
-from registry.adapters.catalog_repository import CatalogRepository
+from mc_events.contracts.roster import EducatorRegistered, EducatorUpdated
+from mc_events.refusals import NotFound, Unavailable
 from registry.adapters.licensure_repository import (
     Completion,
-    LicensureRepository,
     RenewalContext,
     StackProgress,
 )
+from registry.domain import clr
+from registry.domain import licensure as rules_of
 from registry.domain import stacks as stack_rules
 from registry.domain.awards import Award
 from registry.domain.catalog import Stack
-from registry.domain.licensure import LedgerEntry, NoConversion
-from registry.service_layer.catalog import event_id
+from registry.domain.ids import event_id
+from registry.domain.licensure import Conversion, LedgerEntry, NoConversion, RenewalRules
+from registry.domain.portability import validity_window
+from registry.service_layer.issuing import Issuance, sign_awaiting
+from registry.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-class Outgoing:
-    """Events to publish, kept in order and written together (:func:`add_events`: two
-    statements however many). For events whose key the transaction has already written to, so
-    that writing them later takes no lock in a different order."""
-
-    def __init__(self) -> None:
-        self._events: list[Event] = []
-        self._ids: list[str | None] = []
-
-    def add(self, event: Event, event_id: str) -> None:
-        self._events.append(event)
-        self._ids.append(event_id)
-
-    async def write(self, session: AsyncSession) -> None:
-        if self._events:
-            await add_events(session, self._events, event_ids=self._ids)
-        self._events, self._ids = [], []
-
-
-async def _emit(
-    session: AsyncSession, outgoing: Outgoing | None, event: Event, event_id: str
-) -> None:
-    if outgoing is None:
-        await add_event(session, event, event_id=event_id)
-    else:
-        outgoing.add(event, event_id)
 
 
 # -- awards ----------------------------------------------------------------------------------
 
 
-async def after_award(
-    session: AsyncSession, award: Award, now: datetime, *, trail: audit.Appender | None = None
-) -> None:
+async def after_award(uow: UnitOfWork, award: Award, now: datetime) -> None:
     """Complete the stacks the award completes and post its renewal credits. A reissued
-    credential is the same award in a new document: it completes and posts nothing again.
-    The events go out together at the end (the award's ``credential_awarded``, on the same
-    key, is already written); audit records go to ``trail`` if given (the caller flushes it)."""
+    credential is the same award in a new document: it completes and posts nothing again."""
     if award.reissued_from is not None:
         return
-    repo = LicensureRepository(session)
-    await repo.lock_educator(award.educator_id)
-    context = await repo.after_award(award.educator_id, award.micro_credential_id, now)
-    outgoing = Outgoing()
+    await uow.licensure.lock_educator(award.educator_id)
+    context = await uow.licensure.after_award(award.educator_id, award.micro_credential_id, now)
     new = NewCredential(
         award.credential_id,
         award.educator_id,
@@ -130,20 +104,10 @@ async def after_award(
         award.awarded_at,
     )
     for stack in context.stacks:
-        await complete_stack(
-            session,
-            repo,
-            stack,
-            new,
-            now,
-            progress=context.progress,
-            outgoing=outgoing,
-            trail=trail,
-        )
+        await complete_stack(uow, stack, new, now, progress=context.progress)
     if award.purpose is Purpose.LICENSE_RENEWAL:
         await post_credits(
-            session,
-            repo,
+            uow,
             posting_key=f"award:{award.credential_id}",
             educator_id=award.educator_id,
             district_id=award.district_id,
@@ -152,10 +116,8 @@ async def after_award(
             earned_on=award.awarded_at.date(),
             reason=CreditPostingReason.AWARD,
             now=now,
-            outgoing=outgoing,
             renewal_context=context.renewal,
         )
-    await outgoing.write(session)
 
 
 @dataclass(frozen=True)
@@ -170,32 +132,27 @@ class NewCredential:
     at: datetime
 
 
-async def complete_stacks(
-    session: AsyncSession, repo: LicensureRepository, new: NewCredential, now: datetime
-) -> None:
+async def complete_stacks(uow: UnitOfWork, new: NewCredential, now: datetime) -> None:
     """Record (and announce) every stack ``new`` completes; the caller holds the educator's
-    lock (:meth:`LicensureRepository.lock_educator`)."""
-    stacks = await CatalogRepository(session).approved_stacks_containing(new.micro_credential_id)
+    lock (:meth:`~registry.adapters.licensure_repository.LicensureRepository.lock_educator`)."""
+    stacks = await uow.catalog.approved_stacks_containing(new.micro_credential_id)
     if not stacks:
         return
     members = sorted({m for stack in stacks for m in stack.definition.member_micro_credential_ids})
-    progress = await repo.stack_progress(
+    progress = await uow.licensure.stack_progress(
         new.educator_id, [stack.id for stack in stacks], members, now
     )
     for stack in stacks:
-        await complete_stack(session, repo, stack, new, now, progress=progress)
+        await complete_stack(uow, stack, new, now, progress=progress)
 
 
 async def complete_stack(
-    session: AsyncSession,
-    repo: LicensureRepository,
+    uow: UnitOfWork,
     stack: Stack,
     new: NewCredential,
     now: datetime,
     *,
     progress: StackProgress | None = None,
-    outgoing: Outgoing | None = None,
-    trail: audit.Appender | None = None,
 ) -> bool:
     """Record (and announce) the completion of ``stack`` if the educator's valid credentials
     satisfy its rule and no completion of it stands; whether one was recorded. ``progress``
@@ -203,7 +160,9 @@ async def complete_stack(
     spec = stack.definition
     members = spec.member_micro_credential_ids
     if progress is None:
-        progress = await repo.stack_progress(new.educator_id, [stack.id], list(members), now)
+        progress = await uow.licensure.stack_progress(
+            new.educator_id, [stack.id], list(members), now
+        )
     if stack.id in progress.standing:
         return False
     satisfied = stack_rules.satisfying_credentials(spec.rule, members, progress.held)
@@ -223,11 +182,9 @@ async def complete_stack(
         grants=spec.grants,
         completed_at=new.at,
     )
-    if not await repo.add_completion(completion):
+    if not await uow.licensure.add_completion(completion):
         return False
-    await _emit(
-        session,
-        outgoing,
+    uow.emit(
         StackCompleted(
             stack_completion_id=completion.completion_id,
             stack_id=completion.stack_id,
@@ -243,9 +200,7 @@ async def complete_stack(
     )
     for grant in stack_rules.endorsements(completion.grants):
         eligibility_id = event_id("endorsement_eligibility", completion.completion_id, grant.code)
-        await _emit(
-            session,
-            outgoing,
+        uow.emit(
             EndorsementEligible(
                 eligibility_id=eligibility_id,
                 educator_id=completion.educator_id,
@@ -259,8 +214,7 @@ async def complete_stack(
             ),
             event_id=event_id("endorsement_eligible", eligibility_id),
         )
-    appender = trail or audit.Appender(session)
-    await appender.append(
+    uow.audit(
         actor=f"credential:{new.credential_id}",
         action="stack.completed",
         object_type="stack_completion",
@@ -273,13 +227,11 @@ async def complete_stack(
         chain=f"educator:{completion.educator_id}",
         at=now,
     )
-    if trail is None:
-        await appender.flush()
     return True
 
 
 async def complete_published_stack(
-    session: AsyncSession, stack_id: str, version: int, approved_at: datetime, now: datetime
+    uow: UnitOfWork, stack_id: str, version: int, approved_at: datetime, now: datetime
 ) -> int:
     """A newly published stack version completes for every educator whose valid credentials
     already satisfy it (they earned the members before the pathway existed); how many.
@@ -287,30 +239,28 @@ async def complete_published_stack(
     No educator lock here: an award racing this pass either sees the approval and completes
     the stack itself, or commits before this pass reads; the one-standing-completion index
     keeps a double completion out either way."""
-    catalog = CatalogRepository(session)
-    stack = await catalog.latest_approved_stack(stack_id)
+    stack = await uow.catalog.latest_approved(Stack, stack_id)
     if stack is None or stack.version != version:
         return 0  # retired since, or a later version superseded it
-    repo = LicensureRepository(session)
     completed = 0
     members = list(stack.definition.member_micro_credential_ids)
-    for educator_id, district_id, latest in await repo.holders_of(members, now):
-        new = NewCredential(latest, educator_id, district_id, members[0], approved_at)
-        completed += await complete_stack(session, repo, stack, new, now)
+    for holder in await uow.licensure.holders_of(members, now):
+        new = NewCredential(
+            holder.credential_id, holder.educator_id, holder.district_id, members[0], approved_at
+        )
+        completed += await complete_stack(uow, stack, new, now)
     return completed
 
 
 # -- revocations -----------------------------------------------------------------------------
 
 
-async def after_revocation(session: AsyncSession, award: Award, now: datetime) -> None:
+async def after_revocation(uow: UnitOfWork, award: Award, now: datetime) -> None:
     """Reverse the stack completions the revocation breaks and take the credits back. Call it
     after the credential's revoked status is saved (it must no longer count as valid)."""
-    repo = LicensureRepository(session)
-    await repo.lock_educator(award.educator_id)
+    await uow.licensure.lock_educator(award.educator_id)
     await reverse_broken_stacks(
-        session,
-        repo,
+        uow,
         educator_id=award.educator_id,
         district_id=award.district_id,
         micro_credential_id=award.micro_credential_id,
@@ -318,8 +268,7 @@ async def after_revocation(session: AsyncSession, award: Award, now: datetime) -
         now=now,
     )
     await reverse_credits(
-        session,
-        repo,
+        uow,
         credential_id=award.credential_id,
         posting_key=f"revocation:{award.credential_id}",
         reason=CreditPostingReason.REVOCATION,
@@ -328,8 +277,7 @@ async def after_revocation(session: AsyncSession, award: Award, now: datetime) -
 
 
 async def reverse_broken_stacks(
-    session: AsyncSession,
-    repo: LicensureRepository,
+    uow: UnitOfWork,
     *,
     educator_id: str,
     district_id: str,
@@ -341,10 +289,10 @@ async def reverse_broken_stacks(
     ``micro_credential_id`` that their remaining valid credentials no longer satisfy, now that
     ``credential_id`` (an award, or a recognised import) no longer counts; how many. The
     caller holds the educator's lock and has saved the credential's new status."""
-    catalog = CatalogRepository(session)
+    repo = uow.licensure
     reversed_count = 0
     for completion in await repo.standing_completions_with_member(educator_id, micro_credential_id):
-        stack = await catalog.get_stack(completion.stack_id, completion.stack_version)
+        stack = await uow.catalog.get(Stack, completion.stack_id, completion.stack_version)
         assert stack is not None, "a completion names a stack version that exists"
         held = await repo.valid_credentials(educator_id, list(completion.members), now)
         if stack_rules.satisfying_credentials(stack.definition.rule, completion.members, held):
@@ -352,8 +300,7 @@ async def reverse_broken_stacks(
         if not await repo.reverse_completion(completion.completion_id, now, credential_id):
             continue
         reversed_count += 1
-        await add_event(
-            session,
+        uow.emit(
             StackCompletionReversed(
                 stack_completion_id=completion.completion_id,
                 stack_id=completion.stack_id,
@@ -366,8 +313,7 @@ async def reverse_broken_stacks(
             ),
             event_id=event_id("stack_completion_reversed", completion.completion_id),
         )
-        await audit.append(
-            session,
+        uow.audit(
             actor=f"credential:{credential_id}",
             action="stack.completion_reversed",
             object_type="stack_completion",
@@ -383,16 +329,14 @@ async def reverse_broken_stacks(
 
 
 async def after_suspension(
-    session: AsyncSession, award: Award, suspended_at: datetime, now: datetime
+    uow: UnitOfWork, award: Award, suspended_at: datetime, now: datetime
 ) -> None:
     """Take the credential's renewal credits back while it is suspended (it does not verify as
     valid, so it must not count towards a renewal). Stack completions stand: a suspension may
     be lifted, and only a revocation reverses a completion."""
-    repo = LicensureRepository(session)
-    await repo.lock_educator(award.educator_id)
+    await uow.licensure.lock_educator(award.educator_id)
     await reverse_credits(
-        session,
-        repo,
+        uow,
         credential_id=award.credential_id,
         posting_key=f"suspension:{award.credential_id}:{suspended_at.isoformat()}",
         reason=CreditPostingReason.SUSPENSION,
@@ -401,10 +345,10 @@ async def after_suspension(
 
 
 async def after_reinstatement(
-    session: AsyncSession, award: Award, suspended_at: datetime, now: datetime
+    uow: UnitOfWork, award: Award, suspended_at: datetime, now: datetime
 ) -> None:
     """Give back what the suspension that started at ``suspended_at`` took (once)."""
-    repo = LicensureRepository(session)
+    repo = uow.licensure
     await repo.lock_educator(award.educator_id)
     entries = await repo.entries_for_credentials(await repo.credential_lineage(award.credential_id))
     suspension_key = f"suspension:{award.credential_id}:{suspended_at.isoformat()}"
@@ -428,18 +372,14 @@ async def after_reinstatement(
         posted_at=now,
     )
     if await repo.add_entry(entry):
-        await _publish(session, entry)
+        _publish(uow, entry)
 
 
 # -- the ledger ------------------------------------------------------------------------------
 
 
-async def _publish(
-    session: AsyncSession, entry: LedgerEntry, outgoing: Outgoing | None = None
-) -> None:
-    await _emit(
-        session,
-        outgoing,
+def _publish(uow: UnitOfWork, entry: LedgerEntry) -> None:
+    uow.emit(
         RenewalCreditsPosted(
             ledger_entry_id=entry.entry_id,
             educator_id=entry.educator_id,
@@ -458,8 +398,7 @@ async def _publish(
 
 
 async def post_credits(
-    session: AsyncSession,
-    repo: LicensureRepository,
+    uow: UnitOfWork,
     *,
     posting_key: str,
     educator_id: str,
@@ -469,16 +408,14 @@ async def post_credits(
     earned_on: date,
     reason: CreditPostingReason,
     now: datetime,
-    outgoing: Outgoing | None = None,
     renewal_context: RenewalContext | None = None,
 ) -> LedgerEntry | None:
     """Post ``credits`` (converted by the state's rules) once per ``posting_key``; None when
-    nothing was posted (no amount, no rules in force, or already posted). With ``outgoing``,
-    the event is left there for the caller to write; ``renewal_context`` is the educator's
-    :class:`RenewalContext` if already read (under the educator's lock)."""
+    nothing was posted (no amount, no rules in force, or already posted). ``renewal_context``
+    is the educator's :class:`RenewalContext` if already read (under the educator's lock)."""
     if credits.value == 0:
         return None
-    context = renewal_context or await repo.renewal_context(educator_id)
+    context = renewal_context or await uow.licensure.renewal_context(educator_id)
     rules = context.rules
     if rules is None:
         log.warning("no renewal rules in force: %s posts no renewal credits", posting_key)
@@ -509,15 +446,14 @@ async def post_credits(
         reverses_entry_id=None,
         posted_at=now,
     )
-    if not await repo.add_entry(entry):
+    if not await uow.licensure.add_entry(entry):
         return None
-    await _publish(session, entry, outgoing)
+    _publish(uow, entry)
     return entry
 
 
 async def reverse_credits(
-    session: AsyncSession,
-    repo: LicensureRepository,
+    uow: UnitOfWork,
     *,
     credential_id: str,
     posting_key: str,
@@ -526,6 +462,7 @@ async def reverse_credits(
 ) -> LedgerEntry | None:
     """Take back what ``credential_id`` still counts for (its net balance), once per
     ``posting_key``, in the cycle it was posted to; None if there is nothing to take back."""
+    repo = uow.licensure
     entries = await repo.entries_for_credentials(await repo.credential_lineage(credential_id))
     net = sum((e.renewal_credits for e in entries), Decimal(0))
     if not entries or net <= 0:
@@ -548,5 +485,212 @@ async def reverse_credits(
     )
     if not await repo.add_entry(entry):
         return None
-    await _publish(session, entry)
+    _publish(uow, entry)
     return entry
+
+
+# -- the roster and the catalog, as they arrive ----------------------------------------------
+
+
+async def record_license(uow: UnitOfWork, event: EducatorRegistered | EducatorUpdated) -> None:
+    """Keep the educator's license (its expiry fixes the certificate cycle renewal credits
+    count for), district and email (to match the recipient of an imported credential)."""
+    as_of = event.registered_at if isinstance(event, EducatorRegistered) else event.updated_at
+    license_ = event.license
+    await uow.licensure.record_license(
+        educator_id=event.educator_id,
+        district_id=event.district_id,
+        email=event.email,
+        license_number=license_.number if license_ else None,
+        license_type=license_.license_type if license_ else None,
+        expires_on=license_.expires_on if license_ else None,
+        as_of=as_of,
+    )
+
+
+# -- the renewal rules -----------------------------------------------------------------------
+
+
+class NoRulesInForce(Unavailable):
+    """No state's renewal rules are in force (503)."""
+
+
+async def _rules_in_force(uow: UnitOfWork) -> RenewalRules:
+    rules = await uow.licensure.rules_in_force()
+    if rules is None:
+        raise NoRulesInForce("no renewal rules are in force")
+    return rules
+
+
+async def rules_in_force(uow: UnitOfWork) -> RenewalRules:
+    async with uow:
+        return await _rules_in_force(uow)
+
+
+async def change_rules(
+    uow: UnitOfWork,
+    *,
+    cycle_years: int,
+    required_credits: Decimal,
+    conversions: Mapping[CreditUnit, Conversion],
+    now: datetime,
+) -> RenewalRules:
+    """Change the renewal rules of the state in force; postings already made keep the amounts
+    and cycles they were posted with."""
+    async with uow:
+        current = await _rules_in_force(uow)
+        rules = RenewalRules(
+            state=current.state,
+            cycle_years=cycle_years,
+            required_credits=required_credits,
+            conversions=dict(conversions),
+        )
+        await uow.licensure.save_rules(rules, now)
+        await uow.commit()
+    return rules
+
+
+# -- what an educator holds ------------------------------------------------------------------
+
+
+async def completions(uow: UnitOfWork, educator_id: str) -> list[Completion]:
+    """The educator's stack completions, standing and reversed."""
+    async with uow:
+        return await uow.licensure.completions_for(educator_id, standing=False)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """An educator's renewal-credit ledger, by certificate cycle (newest first)."""
+
+    state: str
+    license_expires_on: date | None
+    cycles: list[rules_of.CycleBalance]
+
+
+async def ledger(uow: UnitOfWork, educator_id: str, cycle: str | None = None) -> Ledger:
+    async with uow:
+        rules = await _rules_in_force(uow)
+        entries = await uow.licensure.ledger(educator_id, cycle)
+        expires_on = await uow.licensure.license_expiry(educator_id)
+    return Ledger(rules.state, expires_on, rules_of.balances(entries, rules.required_credits))
+
+
+async def edfi_credentials(
+    uow: UnitOfWork, issuance: Issuance, educator_id: str, now: datetime
+) -> dict[str, Any]:
+    """The educator's valid micro-credentials, recognised imports and endorsements as Ed-Fi
+    ``Credential`` records (for licensure and HR systems)."""
+    namespace = f"uri://{urlsplit(issuance.urls.registry).netloc or 'registry'}"
+    async with uow:
+        rules = await _rules_in_force(uow)
+        held = await uow.licensure.educator_credentials(educator_id, valid_at=now)
+        imported = await uow.licensure.recognized_imports(educator_id)
+        standing = await uow.licensure.completions_for(educator_id, standing=True)
+    sources = (
+        [
+            rules_of.EdFiCredentialSource(
+                identifier=c.credential_id,
+                field_code=c.micro_credential_id,
+                credential_type="Certification",
+                issued_on=c.awarded_at.date(),
+                expires_on=c.valid_until.date() if c.valid_until else None,
+                educator_id=educator_id,
+                namespace=namespace,
+                name=c.achievement_name,
+            )
+            for c in held
+        ]
+        + [
+            # Recognised credentials issued elsewhere, marked as imported, with their issuer
+            # and the state micro-credential they count as (an import its issuer revoked is no
+            # longer recognised, so it is not here).
+            rules_of.EdFiCredentialSource(
+                identifier=record.import_id,
+                field_code=(
+                    record.equivalent_micro_credential_id
+                    or record.external.achievement_id
+                    or record.external.achievement_name
+                ),
+                credential_type="Certification",
+                issued_on=earned.date(),
+                expires_on=until.date() if until else None,
+                educator_id=educator_id,
+                namespace=namespace,
+                name=record.external.achievement_name,
+                imported_from=record.external.issuer_id,
+                external_credential_id=record.external.credential_id,
+                equivalent_micro_credential_id=record.equivalent_micro_credential_id,
+            )
+            for record in imported
+            for earned, until in [validity_window(record.document, record.imported_at)]
+            if until is None or until > now
+        ]
+        + [
+            rules_of.EdFiCredentialSource(
+                identifier=event_id("endorsement_eligibility", done.completion_id, grant.code),
+                field_code=grant.code,
+                credential_type="Endorsement",
+                issued_on=done.completed_at.date(),
+                expires_on=None,
+                educator_id=educator_id,
+                namespace=namespace,
+                name=grant.name,
+            )
+            for done in standing
+            for grant in stack_rules.endorsements(done.grants)
+        ]
+    )
+    return {
+        "educatorId": educator_id,
+        "credentials": [rules_of.edfi_credential(s, rules.state) for s in sources],
+    }
+
+
+class NoValidCredential(NotFound):
+    """A CLR needs at least one valid credential (404)."""
+
+
+async def learner_record(
+    uow: UnitOfWork, issuance: Issuance, educator_id: str, now: datetime
+) -> dict[str, Any]:
+    """The educator's Comprehensive Learner Record 2.0 (``ClrCredential``): their valid
+    credentials (signed now if the signer has not got to them yet), recognised imports as
+    their issuers signed them, and their standing stack completions."""
+    async with uow:
+        await sign_awaiting(uow, issuance, now, educator_id=educator_id, limit=500, wait=True)
+        await uow.commit()
+    async with uow:
+        held = await uow.licensure.educator_credentials(educator_id, valid_at=now)
+        imported = await uow.licensure.recognized_imports(educator_id)
+        stacks: list[clr.CompletedStack] = []
+        for done in await uow.licensure.completions_for(educator_id, standing=True):
+            stack = await uow.catalog.get(Stack, done.stack_id, done.stack_version)
+            assert stack is not None, "a completion names a stack version that exists"
+            stacks.append(
+                clr.CompletedStack(
+                    stack_id=done.stack_id,
+                    stack_version=done.stack_version,
+                    name=done.stack_name,
+                    description=stack.definition.description,
+                    rule=stack.definition.rule,
+                    members=done.members,
+                    member_credential_ids=done.member_credential_ids,
+                    completed_at=done.completed_at,
+                )
+            )
+    if not held and not imported:
+        raise NoValidCredential(
+            f"educator {educator_id} holds no valid credential (a CLR needs one)"
+        )
+    return clr.clr_credential(
+        clr_id=f"urn:uuid:{uuid.uuid4()}",
+        educator_id=educator_id,
+        salt=secrets.token_hex(16),
+        # The state's own credentials, then recognised imports as their issuers signed them.
+        credentials=[(c.micro_credential_id, c.document) for c in held]
+        + [(i.equivalent_micro_credential_id or "", i.document) for i in imported],
+        stacks=stacks,
+        urls=issuance.urls,
+        issued_at=now,
+    )

@@ -23,33 +23,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from mc_events import audit
 from mc_events.contracts.registry import CreditPostingReason
-from registry.adapters.licensure_repository import ImportRecord, LicensureRepository
-from registry.adapters.status_fetch import StatusListFetcher
-from registry.domain import openbadges, proofs, verification
+from mc_events.refusals import Conflict, Invalid, NotFound
+from registry.adapters.licensure_repository import ImportRecord
+from registry.domain import proofs, verification
+from registry.domain.ids import event_id
 from registry.domain.licensure import LedgerEntry
 from registry.domain.portability import (
     ImportRefused,
     IssuerStatus,
     ProofStatus,
+    RecognitionRule,
     RecognitionStatus,
     did_key_controller,
+    earned_on,
     external_credential,
     find_rule,
     names_recipient,
     recognition,
 )
 from registry.service_layer import licensure
-from registry.service_layer.catalog import event_id
-from registry.service_layer.errors import NotFound
+from registry.service_layer.issuing import Issuance, KeyResolver, issuer_status
 from registry.service_layer.unit_of_work import UnitOfWork
-from registry.service_layer.verification import KeyResolver, issuer_status
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +69,14 @@ _ISSUER_STATUS = {
 
 
 async def read_issuer_status(
-    uow: UnitOfWork,
-    document: Mapping[str, Any],
-    fetch: StatusListFetcher | None,
-    urls: openbadges.PublicUrls,
-    now: datetime,
+    uow: UnitOfWork, document: Mapping[str, Any], issuance: Issuance, now: datetime
 ) -> tuple[IssuerStatus, str]:
     """What the credential's issuer says of it now, and why (``status_unknown`` whenever the
     list cannot be read, verified or decoded)."""
     if document.get("credentialStatus") is None:
         return IssuerStatus.NONE, "the credential declares no status"
-    check = await issuer_status(document, fetch, KeyResolver(uow, urls), now)
+    resolve_key = KeyResolver(uow, issuance)
+    check = await issuer_status(document, issuance.status_fetcher, resolve_key, now)
     return _ISSUER_STATUS.get(check.result, IssuerStatus.STATUS_UNKNOWN), check.detail
 
 
@@ -111,49 +106,24 @@ async def check_proof(document: Mapping[str, Any]) -> ProofStatus:
     return ProofStatus.VERIFIED
 
 
-def validity_window(
-    document: Mapping[str, Any], imported_at: datetime
-) -> tuple[datetime, datetime | None]:
-    """``(when it was earned, its validUntil or None)`` of an imported credential."""
-    until = document.get("validUntil")
-    try:
-        valid_until = (
-            datetime.fromisoformat(until.replace("Z", "+00:00")) if isinstance(until, str) else None
-        )
-    except ValueError:
-        valid_until = None
-    if valid_until is not None and valid_until.tzinfo is None:
-        valid_until = valid_until.replace(tzinfo=UTC)  # the import's check needs a zone
-    return _earned_on(document, imported_at), valid_until
-
-
-def _earned_on(document: Mapping[str, Any], now: datetime) -> datetime:
-    for field in ("awardedDate", "validFrom"):
-        value = document.get(field)
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-    return now
-
-
 async def import_credential(
     uow: UnitOfWork,
+    issuance: Issuance,
     *,
     educator_id: str,
     district_id: str | None,
     document: dict[str, Any],
     actor: str,
-    urls: openbadges.PublicUrls,
     now: datetime,
-    fetch: StatusListFetcher | None = None,
 ) -> ImportResult:
+    """Import an OB 3.0 credential issued elsewhere for an educator, recognised by the state's
+    rules (refused: :class:`~registry.domain.portability.ImportRefused`); an import of a
+    credential the educator imported already changes nothing (``created`` False)."""
     schema = verification.check_schema(document)
     if schema.result is not verification.Result.PASSED:
         raise ImportRefused(f"schema: {schema.detail}")
     external = external_credential(document)
-    if external.issuer_id == urls.issuer:
+    if external.issuer_id == issuance.urls.issuer:
         raise ImportRefused("the credential was issued by this registry: it is already on record")
     validity = verification.check_validity(document, now)
     if validity.result is not verification.Result.PASSED:
@@ -161,23 +131,21 @@ async def import_credential(
     proof = await check_proof(document)
 
     async with uow:
-        existing = await LicensureRepository(uow.session).imports_for(
-            educator_id, external.credential_id
-        )
+        existing = await uow.licensure.imports_for(educator_id, external.credential_id)
     if existing:
         return ImportResult(existing[0], created=False)
-    status, status_detail = await read_issuer_status(uow, document, fetch, urls, now)
+    status, status_detail = await read_issuer_status(uow, document, issuance, now)
     if status in (IssuerStatus.REVOKED, IssuerStatus.SUSPENDED):
         raise ImportRefused(f"status: {status.value} by its issuer ({status_detail})")
 
     async with uow:
-        repo = LicensureRepository(uow.session)
+        repo = uow.licensure
         await repo.lock_educator(educator_id)
         existing = await repo.imports_for(educator_id, external.credential_id)
         if existing:
             return ImportResult(existing[0], created=False)
         roster = await repo.roster_entry(educator_id)
-        if not names_recipient(document, educator_id, roster[1] if roster else None):
+        if not names_recipient(document, educator_id, roster.email if roster else None):
             raise ImportRefused(
                 "the credential does not name this educator (state educator id or roster email)"
             )
@@ -186,7 +154,7 @@ async def import_credential(
         record = ImportRecord(
             import_id=event_id("credential_import", educator_id, external.credential_id),
             educator_id=educator_id,
-            district_id=(roster[0] if roster else None) or district_id or "unassigned",
+            district_id=(roster.district_id if roster else None) or district_id or "unassigned",
             external=external,
             proof_status=proof,
             recognition_status=recognized,
@@ -197,26 +165,25 @@ async def import_credential(
             issuer_status=status,
             status_checked_at=now,
             status_detail=status_detail,
+            document=document,
         )
-        if not await repo.add_import(record, document, actor):
+        if not await repo.add_import(record, actor):
             raise RuntimeError("unreachable: the educator's lock serialises imports")
         if record.credits is not None:
             await licensure.post_credits(
-                uow.session,
-                repo,
+                uow,
                 posting_key=f"import:{record.import_id}",
                 educator_id=educator_id,
                 district_id=record.district_id,
                 credential_id=record.import_id,
                 credits=record.credits,
-                earned_on=_earned_on(document, now).date(),
+                earned_on=earned_on(document, now).date(),
                 reason=CreditPostingReason.AWARD,
                 now=now,
             )
         if recognized is RecognitionStatus.RECOGNIZED and record.equivalent_micro_credential_id:
             await licensure.complete_stacks(
-                uow.session,
-                repo,
+                uow,
                 licensure.NewCredential(
                     credential_id=record.import_id,
                     educator_id=educator_id,
@@ -226,8 +193,7 @@ async def import_credential(
                 ),
                 now,
             )
-        await audit.append(
-            uow.session,
+        uow.audit(
             actor=actor,
             action="credential.imported",
             object_type="imported_credential",
@@ -263,33 +229,24 @@ class RecheckResult:
 
 
 async def recheck_import(
-    uow: UnitOfWork,
-    *,
-    import_id: str,
-    fetch: StatusListFetcher | None,
-    urls: openbadges.PublicUrls,
-    actor: str,
-    now: datetime,
+    uow: UnitOfWork, issuance: Issuance, *, import_id: str, actor: str, now: datetime
 ) -> RecheckResult:
     """Read the issuer's status of an import again and record it; a revocation found now
     revokes the import (once: a revoked import is not read again). Audited: every recheck
     asked for by a person, and every change found by the sweep."""
     async with uow:
-        found = await LicensureRepository(uow.session).get_import(import_id)
-    if found is None:
+        record = await uow.licensure.get_import(import_id)
+    if record is None:
         raise NotFound(f"no import {import_id}")
-    record, document = found
     if record.revoked_at is not None:
         return RecheckResult(record, False, False, None, 0)
-    status, detail = await read_issuer_status(uow, document, fetch, urls, now)
+    status, detail = await read_issuer_status(uow, record.document, issuance, now)
 
     async with uow:
-        session = uow.session
-        repo = LicensureRepository(session)
+        repo = uow.licensure
         await repo.lock_educator(record.educator_id)
-        locked = await repo.get_import(import_id, for_update=True)
-        assert locked is not None, "imports are never deleted"
-        before = locked[0]
+        before = await repo.get_import(import_id, for_update=True)
+        assert before is not None, "imports are never deleted"
         if before.revoked_at is not None:  # another recheck revoked it meanwhile
             return RecheckResult(before, False, False, None, 0)
         revoke = status is IssuerStatus.REVOKED
@@ -298,11 +255,10 @@ async def recheck_import(
         )
         reversal, stacks_reversed = None, 0
         if revoke:
-            reversal, stacks_reversed = await _after_import_revocation(session, repo, before, now)
+            reversal, stacks_reversed = await _after_import_revocation(uow, before, now)
         changed = revoke or status is not before.issuer_status
         if changed or actor != RECHECK_ACTOR:
-            await audit.append(
-                session,
+            uow.audit(
                 actor=actor,
                 action="credential_import.revoked" if revoke else "credential_import.rechecked",
                 object_type="imported_credential",
@@ -320,11 +276,11 @@ async def recheck_import(
         after = await repo.get_import(import_id)
         await uow.commit()
     assert after is not None
-    return RecheckResult(after[0], changed, revoke, reversal, stacks_reversed)
+    return RecheckResult(after, changed, revoke, reversal, stacks_reversed)
 
 
 async def _after_import_revocation(
-    session: AsyncSession, repo: LicensureRepository, record: ImportRecord, now: datetime
+    uow: UnitOfWork, record: ImportRecord, now: datetime
 ) -> tuple[LedgerEntry | None, int]:
     """Take back the import's credits and reverse the stacks it no longer completes (the
     import is saved revoked already, so it no longer counts as held)."""
@@ -334,8 +290,7 @@ async def _after_import_revocation(
         and record.equivalent_micro_credential_id
     ):
         stacks = await licensure.reverse_broken_stacks(
-            session,
-            repo,
+            uow,
             educator_id=record.educator_id,
             district_id=record.district_id,
             micro_credential_id=record.equivalent_micro_credential_id,
@@ -343,8 +298,7 @@ async def _after_import_revocation(
             now=now,
         )
     reversal = await licensure.reverse_credits(
-        session,
-        repo,
+        uow,
         credential_id=record.import_id,
         posting_key=f"import-revocation:{record.import_id}",
         reason=CreditPostingReason.REVOCATION,
@@ -354,28 +308,18 @@ async def _after_import_revocation(
 
 
 async def recheck_due_imports(
-    sessions: async_sessionmaker[Any],
-    fetch: StatusListFetcher | None,
-    urls: openbadges.PublicUrls,
-    now: datetime,
-    *,
-    limit: int = 100,
+    uow: UnitOfWork, issuance: Issuance, now: datetime, *, limit: int = 100
 ) -> tuple[int, int]:
     """Recheck up to ``limit`` imports, least recently checked first, each in transactions of
     its own; ``(rechecked, revoked)``. Safe on several replicas: the import's row lock and
     its revoked mark make a revocation count once."""
-    async with UnitOfWork(sessions) as uow:
-        due = await LicensureRepository(uow.session).imports_to_recheck(limit)
+    async with uow:
+        due = await uow.licensure.imports_to_recheck(limit)
     rechecked = revoked = 0
     for import_id in due:
         try:
             result = await recheck_import(
-                UnitOfWork(sessions),
-                import_id=import_id,
-                fetch=fetch,
-                urls=urls,
-                actor=RECHECK_ACTOR,
-                now=now,
+                uow, issuance, import_id=import_id, actor=RECHECK_ACTOR, now=now
             )
         except Exception:
             log.exception("rechecking import %s failed; the next pass tries again", import_id)
@@ -383,3 +327,36 @@ async def recheck_due_imports(
         rechecked += 1
         revoked += result.revoked_now
     return rechecked, revoked
+
+
+# -- the state's recognition rules -----------------------------------------------------------
+
+
+class RuleExists(Conflict):
+    """A recognition rule with this id exists (409)."""
+
+
+async def add_recognition_rule(
+    uow: UnitOfWork, rule: RecognitionRule, now: datetime
+) -> RecognitionRule:
+    """Add a rule recognising credentials issued elsewhere; its equivalent micro-credential,
+    if it names one, must have an approved version in the state catalog."""
+    async with uow:
+        mc_id = rule.equivalent_micro_credential_id
+        if mc_id is not None and not await uow.catalog.approved_mc_ids([mc_id]):
+            raise Invalid(f"{mc_id} has no approved version in the state catalog")
+        if not await uow.licensure.add_recognition_rule(rule, now):
+            raise RuleExists(f"rule {rule.rule_id} already exists")
+        await uow.commit()
+    return rule
+
+
+async def recognition_rules(uow: UnitOfWork) -> list[RecognitionRule]:
+    async with uow:
+        return await uow.licensure.recognition_rules()
+
+
+async def imports_of(uow: UnitOfWork, educator_id: str) -> list[ImportRecord]:
+    """The educator's imported credentials, oldest first."""
+    async with uow:
+        return await uow.licensure.imports_for(educator_id)

@@ -1,4 +1,5 @@
-"""The registry HTTP API (routes stay thin: validate, call a handler, map errors)."""
+"""The registry HTTP API: one route module per capability (routes stay thin: validate,
+authorise, call one service-layer function)."""
 
 from fastapi import APIRouter
 
@@ -8,17 +9,15 @@ from registry.entrypoints.api import (
     district_feed,
     licensure,
     ob_api,
-    signing,
+    portability,
 )
-from registry.entrypoints.api.deps import ApiContext
 
-
-def build_router(ctx: ApiContext) -> APIRouter:
-    router = APIRouter()
-    router.include_router(catalog.router(ctx))
-    router.include_router(credentials.router(ctx))
-    router.include_router(signing.router(ctx))
-    router.include_router(licensure.router(ctx))
-    router.include_router(district_feed.router())
-    router.include_router(ob_api.router(ctx))
-    return router
+ROUTERS: tuple[APIRouter, ...] = (
+    catalog.router,
+    credentials.router,
+    licensure.router,
+    portability.router,
+    district_feed.router,
+    ob_api.router,
+)
+"""Every router of the registry, as the composition root mounts them."""

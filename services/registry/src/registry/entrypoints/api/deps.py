@@ -1,69 +1,64 @@
-"""What every registry route needs: a unit of work, the clock, and error mapping."""
+"""What the registry's routes share: a fresh unit of work, the callers by role, and how the
+registry issues (its public URLs, keys and status-list reader, from the composition root)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends
 
-from registry.adapters.status_fetch import StatusListFetcher
-from registry.domain.awards import CredentialStateError
-from registry.domain.catalog import MembersNotApproved, NotOwner, VersionStillOpen
-from registry.domain.openbadges import PublicUrls
-from registry.domain.qa import CatalogError, InvalidTransition, ReasonRequired
-from registry.service_layer.errors import AlreadyExists, NotFound, UnknownIssuer
-from registry.service_layer.signing import Issuance
+from mc_events.auth import Principal, Role, require
+from mc_events.dependencies import ClockDep, Runtime, unit_of_work
+from mc_events.service import ServiceDefinition
+from registry.service_layer.issuing import Issuance
 from registry.service_layer.unit_of_work import UnitOfWork
 
-Clock = Callable[[], datetime]
+UoW = Annotated[UnitOfWork, Depends(unit_of_work(UnitOfWork))]
+"""A fresh unit of work, not entered: the service-layer function enters and commits it."""
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]
+IssuerCaller = Annotated[Principal, Depends(require(Role.ISSUER))]
+IssuerOrAdmin = Annotated[Principal, Depends(require(Role.ISSUER, Role.STATE_ADMIN))]
 
 
 @dataclass(frozen=True)
-class ApiContext:
-    """Built by the composition root; tests pass their own clock."""
+class RegistryDefinition(ServiceDefinition):
+    """The registry's service definition, with what its routes, consumers and workers share
+    besides the clock: how it issues (built once by :func:`registry.bootstrap.build`, so the
+    key vault's and the verifier's memories are the process's)."""
 
-    urls: PublicUrls
-    clock: Clock = utc_now
-    issuance: Issuance = field(default_factory=Issuance)
-    """Signing keys and validity policy of issued credentials."""
-    status_fetcher: StatusListFetcher | None = None
-    """Reads other issuers' status lists (None: they are not read; their status is unknown)."""
+    issuance: Issuance | None = None
 
 
-async def get_uow(request: Request) -> UnitOfWork:
-    return UnitOfWork(request.app.state.runtime.sessions)
+async def get_issuance(runtime: Runtime) -> Issuance:
+    definition = runtime.definition
+    if not isinstance(definition, RegistryDefinition) or definition.issuance is None:
+        raise RuntimeError("the registry's routes run in the app of registry.bootstrap.build()")
+    return definition.issuance
 
 
-Uow = Annotated[UnitOfWork, Depends(get_uow)]
-
-_STATUS: list[tuple[type[Exception], int]] = [
-    (NotFound, status.HTTP_404_NOT_FOUND),
-    (NotOwner, status.HTTP_403_FORBIDDEN),
-    (UnknownIssuer, status.HTTP_403_FORBIDDEN),
-    (ReasonRequired, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (AlreadyExists, status.HTTP_409_CONFLICT),
-    (InvalidTransition, status.HTTP_409_CONFLICT),
-    (VersionStillOpen, status.HTTP_409_CONFLICT),
-    (MembersNotApproved, status.HTTP_409_CONFLICT),
-    (CatalogError, status.HTTP_409_CONFLICT),
-    (CredentialStateError, status.HTTP_409_CONFLICT),
-]
+IssuanceDep = Annotated[Issuance, Depends(get_issuance)]
+"""How the registry issues: its public URLs, signing keys, validity, status-list reader."""
 
 
-@asynccontextmanager
-async def domain_errors() -> AsyncIterator[None]:
-    """Turn a refused command into its HTTP answer (nothing was changed: the unit of work
-    rolled back)."""
-    try:
-        yield
-    except (CatalogError, CredentialStateError) as exc:
-        code = next(code for kind, code in _STATUS if isinstance(exc, kind))
-        raise HTTPException(code, detail=str(exc)) from exc
+@dataclass(frozen=True)
+class StateAct:
+    """A state admin's command on credentials: a fresh unit of work, how the registry issues,
+    who acts and when."""
+
+    uow: UnitOfWork
+    issuance: Issuance
+    actor: str
+    now: datetime
+
+
+async def state_act(
+    uow: UoW, caller: StateAdmin, issuance: IssuanceDep, clock: ClockDep
+) -> StateAct:
+    return StateAct(uow, issuance, caller.subject, clock())
+
+
+ByTheState = Annotated[StateAct, Depends(state_act)]
+"""A state admin acting (403 for anyone else)."""

@@ -12,19 +12,30 @@ from __future__ import annotations
 
 import base64
 import binascii
+from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from mc_events.auth import Principal, Role, require
-from registry.adapters import district_feed
+from mc_events.refusals import Forbidden, Refusal
+from registry.entrypoints.api.deps import UoW
+from registry.service_layer import district_feed
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 _CURSOR_PREFIX = "dfc1:"
 
 DistrictReader = Annotated[Principal, Depends(require(Role.DISTRICT_ADMIN, Role.STATE_ADMIN))]
+
+router = APIRouter(tags=["districts"])
+
+
+class InvalidCursor(Refusal):
+    """``since`` is not a cursor this feed gave out (400)."""
+
+    status = HTTPStatus.BAD_REQUEST
 
 
 class ChangesPage(BaseModel):
@@ -49,47 +60,34 @@ def decode_cursor(cursor: str | None) -> int:
             raise ValueError(cursor)
         seq = int(text.removeprefix(_CURSOR_PREFIX))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="invalid cursor") from exc
+        raise InvalidCursor("invalid cursor") from exc
     if seq < 0:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="invalid cursor")
+        raise InvalidCursor("invalid cursor")
     return seq
 
 
-def router() -> APIRouter:
-    api = APIRouter(tags=["districts"])
-
-    @api.get(
-        "/districts/{district_id}/awards/changes",
-        summary="A district's award events in commit order, after a cursor (district admin of "
-        "that district, or the state)",
-        response_model=ChangesPage,
+@router.get(
+    "/districts/{district_id}/awards/changes",
+    summary="A district's award events in commit order, after a cursor (district admin of "
+    "that district, or the state)",
+    response_model=ChangesPage,
+)
+async def district_award_changes(
+    district_id: str,
+    uow: UoW,
+    caller: DistrictReader,
+    since: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> ChangesPage:
+    if not caller.has(Role.STATE_ADMIN) and caller.district_id != district_id:
+        raise Forbidden("a district admin reads only their district")
+    after = decode_cursor(since)
+    rows = await district_feed.changes_after(uow, district_id, after, limit + 1)
+    page, has_more = rows[:limit], len(rows) > limit
+    changes = [{**row.cloudevent(), "cursor": encode_cursor(row.seq)} for row in page]
+    return ChangesPage(
+        district_id=district_id,
+        changes=changes,
+        next=encode_cursor(page[-1].seq) if page else encode_cursor(after),
+        has_more=has_more,
     )
-    async def district_award_changes(
-        district_id: str,
-        request: Request,
-        caller: DistrictReader,
-        since: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    ) -> ChangesPage:
-        if not caller.has(Role.STATE_ADMIN) and caller.district_id != district_id:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, detail="a district admin reads only their district"
-            )
-        after = decode_cursor(since)
-        sessions = request.app.state.runtime.sessions
-        # Number what committed since the last read (one numbering pass at a time; if another
-        # is running, its rows show up on the next read).
-        async with sessions() as session, session.begin():
-            await district_feed.number_pending(session)
-        async with sessions() as session:
-            rows = await district_feed.read_after(session, district_id, after, limit + 1)
-        page, has_more = rows[:limit], len(rows) > limit
-        changes = [{**row.cloudevent(), "cursor": encode_cursor(row.seq)} for row in page]
-        return ChangesPage(
-            district_id=district_id,
-            changes=changes,
-            next=encode_cursor(page[-1].seq) if page else encode_cursor(after),
-            has_more=has_more,
-        )
-
-    return api

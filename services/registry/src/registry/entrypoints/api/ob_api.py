@@ -6,8 +6,9 @@ The registry is the issuer: educators do not upload credentials or edit a profil
 (``upsertCredential`` and ``putProfile`` are not offered, nor their scopes); a credential
 issued elsewhere is brought in through ``POST /educators/{educator_id}/imports``.
 
-Refusals of these routes carry the OB ``Imsx_StatusInfo`` body; a missing or invalid token is
-the service's usual 401.
+Refusals of these routes carry the OB ``Imsx_StatusInfo`` body the standard prescribes (not
+the service's usual problem details): a client of the Open Badges API reads that; a missing or
+invalid token is the service's usual 401.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from mc_events.auth import CurrentPrincipal, Principal, Role, TokenVerifier
-from registry.adapters.awards_repository import AwardsRepository
-from registry.domain.openbadges import OB_V3_CONTEXT
-from registry.entrypoints.api.deps import ApiContext, Uow
-from registry.service_layer import signing
+from mc_events.dependencies import ClockDep
+from registry.domain.openbadges import OB_V3_CONTEXT, PublicUrls
+from registry.entrypoints.api.deps import IssuanceDep, UoW
+from registry.service_layer import credentials
 
 PREFIX = "/ims/ob/v3p0"
 SCOPE_BASE = "https://purl.imsglobal.org/spec/ob/v3p0/scope"
@@ -136,101 +137,96 @@ IMSX_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def router(ctx: ApiContext) -> APIRouter:
-    api = APIRouter(prefix=PREFIX, tags=["open badges api"])
-    base = f"{ctx.urls.registry.rstrip('/')}{PREFIX}"
+router = APIRouter(prefix=PREFIX, tags=["open badges api"])
 
-    @api.get(
-        "/discovery",
-        summary="The Open Badges API service description document (public)",
-        response_class=JSONResponse,
-        responses={200: {"description": "An OpenAPI 3.0 document: servers, paths, scopes"}},
+
+def api_base(urls: PublicUrls) -> str:
+    return f"{urls.registry.rstrip('/')}{PREFIX}"
+
+
+@router.get(
+    "/discovery",
+    summary="The Open Badges API service description document (public)",
+    response_class=JSONResponse,
+    responses={200: {"description": "An OpenAPI 3.0 document: servers, paths, scopes"}},
+)
+async def discovery(request: Request, issuance: IssuanceDep) -> JSONResponse:
+    urls = issuance.urls
+    return JSONResponse(service_description(request, api_base(urls), urls.issuer_name))
+
+
+@router.get(
+    "/credentials",
+    summary="The caller's OpenBadgeCredentials, oldest first (educator; scope "
+    "credential.readonly); X-Total-Count and Link headers page them",
+    response_model=GetOpenBadgeCredentialsResponse,
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "How many credentials in all",
+                    "schema": {"type": "integer"},
+                },
+                "Link": {
+                    "description": "RFC 8288 first, last, next and prev pages",
+                    "schema": {"type": "string"},
+                },
+            }
+        },
+        **IMSX_RESPONSES,
+    },
+)
+async def get_credentials(
+    caller: CurrentPrincipal,
+    uow: UoW,
+    issuance: IssuanceDep,
+    clock: ClockDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> JSONResponse:
+    refused = refusal(caller, CREDENTIAL_READONLY)
+    if refused is not None:
+        return refused
+    assert caller.educator_id is not None
+    # Awards not signed yet are signed now: every credential handed out is signed.
+    page = await credentials.educator_credentials(
+        uow, issuance, caller.educator_id, limit=limit, offset=offset, now=clock()
     )
-    async def discovery(request: Request) -> JSONResponse:
-        return JSONResponse(service_description(request, base, ctx.urls.issuer_name))
-
-    @api.get(
-        "/credentials",
-        summary="The caller's OpenBadgeCredentials, oldest first (educator; scope "
-        "credential.readonly); X-Total-Count and Link headers page them",
-        response_model=GetOpenBadgeCredentialsResponse,
-        responses={
-            200: {
-                "headers": {
-                    "X-Total-Count": {
-                        "description": "How many credentials in all",
-                        "schema": {"type": "integer"},
-                    },
-                    "Link": {
-                        "description": "RFC 8288 first, last, next and prev pages",
-                        "schema": {"type": "string"},
-                    },
-                }
-            },
-            **IMSX_RESPONSES,
+    return JSONResponse(
+        {"credential": page.documents},
+        headers={
+            "X-Total-Count": str(page.total),
+            "Link": page_links(f"{api_base(issuance.urls)}/credentials", page.total, limit, offset),
         },
     )
-    async def get_credentials(
-        caller: CurrentPrincipal,
-        uow: Uow,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    ) -> JSONResponse:
-        refused = refusal(caller, CREDENTIAL_READONLY)
-        if refused is not None:
-            return refused
-        assert caller.educator_id is not None
-        async with uow:
-            # Awards not signed yet are signed now: every credential handed out is signed.
-            await signing.sign_awaiting(
-                uow.session,
-                ctx.issuance,
-                ctx.urls,
-                ctx.clock(),
-                educator_id=caller.educator_id,
-                limit=500,
-                wait=True,
-            )
-            total, documents = await AwardsRepository(uow.session).educator_documents(
-                caller.educator_id, limit=limit, offset=offset
-            )
-            await uow.commit()
-        return JSONResponse(
-            {"credential": documents},
-            headers={
-                "X-Total-Count": str(total),
-                "Link": page_links(f"{base}/credentials", total, limit, offset),
-            },
-        )
 
-    @api.get(
-        "/profile",
-        summary="The caller's profile: their state educator id (educator; scope "
-        "profile.readonly). The registry keeps no name or contact details to add",
-        response_model=ProfileView,
-        responses=IMSX_RESPONSES,
+
+@router.get(
+    "/profile",
+    summary="The caller's profile: their state educator id (educator; scope "
+    "profile.readonly). The registry keeps no name or contact details to add",
+    response_model=ProfileView,
+    responses=IMSX_RESPONSES,
+)
+async def get_profile(caller: CurrentPrincipal) -> JSONResponse:
+    refused = refusal(caller, PROFILE_READONLY)
+    if refused is not None:
+        return refused
+    assert caller.educator_id is not None
+    return JSONResponse(
+        {
+            "@context": [OB_V3_CONTEXT],
+            "id": educator_urn(caller.educator_id),
+            "type": ["Profile"],
+            "otherIdentifier": [
+                {
+                    "type": "IdentifierEntry",
+                    "identifier": caller.educator_id,
+                    "identifierType": "identifier",
+                }
+            ],
+        }
     )
-    async def get_profile(caller: CurrentPrincipal) -> JSONResponse:
-        refused = refusal(caller, PROFILE_READONLY)
-        if refused is not None:
-            return refused
-        assert caller.educator_id is not None
-        return JSONResponse(
-            {
-                "@context": [OB_V3_CONTEXT],
-                "id": educator_urn(caller.educator_id),
-                "type": ["Profile"],
-                "otherIdentifier": [
-                    {
-                        "type": "IdentifierEntry",
-                        "identifier": caller.educator_id,
-                        "identifierType": "identifier",
-                    }
-                ],
-            }
-        )
-
-    return api
 
 
 def service_description(request: Request, base: str, issuer_name: str) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Sample catalog definitions shared by the registry's unit tests."""
+"""Sample catalog definitions shared by the registry's tests: its integration tests get them
+from ``registry_it`` (which ``bench/verify.py`` also imports, with only this folder on its
+path), its unit tests as ``integration.registry.registry_samples`` (``tests/`` is on the path:
+``tests/conftest.py`` is there)."""
 
 from decimal import Decimal
 from typing import Any
