@@ -18,6 +18,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_NO_PROGRESS := 1
 PYTEST_ARGS ?=
+# Tests run in parallel worker processes, each with its own PostgreSQL and broker: most of a
+# test's time is spent waiting on them, so more workers than cores still pays.
+TEST_WORKERS ?= 4
 
 .PHONY: help install run stop status test test-fast rehearse lint format schemas bench clean
 
@@ -46,8 +49,8 @@ stop: install ## Stop a `make run` started elsewhere
 status: install ## Is a `make run` up? Which ports?
 	@$(VENV)/bin/mc-dev status
 
-test: install lint ## Lint, then every test (unit, contract, integration, end-to-end) on real infrastructure
-	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+test: install lint ## Lint, then every test (unit, contract, integration, end-to-end, deploy) on real infrastructure
+	@$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test-fast: install ## Unit and contract tests only (no broker, no database)
 	@$(VENV)/bin/pytest tests/unit tests/contract $(PYTEST_ARGS)
@@ -55,10 +58,11 @@ test-fast: install ## Unit and contract tests only (no broker, no database)
 rehearse: install ## Run the production Kubernetes overlay and the Compose file as their manifests say, and the whole story through them (part of `make test`)
 	@$(VENV)/bin/pytest tests/deploy $(PYTEST_ARGS)
 
-lint: install ## ruff, formatting, mypy (strict), schemas up to date and compatible
+lint: install ## ruff, formatting, import rules, the service-layer contract, mypy (strict), schemas up to date and compatible
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache
+	@$(VENV)/bin/python -m mc_events.service_lint $(wildcard services/*/src)
 	@$(VENV)/bin/mypy libs/events/src services/enrollment/src services/review/src services/registry/src services/compensation/src
 	@$(VENV)/bin/python -m mc_events.schemas check
 	@$(VENV)/bin/python -m mc_events.asyncapi check
