@@ -24,10 +24,14 @@ RUN pip install "uv==${UV_VERSION}"
 WORKDIR /app
 
 # Third-party dependencies first, from the lockfile alone, so this layer survives code changes.
-# Only the four services and what they need: the root project's dev infrastructure extra
-# (embedded PostgreSQL, embedded broker, testcontainers) stays out of the image.
+# Only the four services and what they need (the event runtime, the service platform): the
+# development stack (libs/devstack: embedded PostgreSQL and broker, demo, chaos, benchmarks,
+# test plugin) stays out of the image.
 COPY pyproject.toml uv.lock ./
 COPY libs/events/pyproject.toml libs/events/
+COPY libs/platform/pyproject.toml libs/platform/
+# The development stack's metadata only, so that the workspace resolves; none of it installed.
+COPY libs/devstack/pyproject.toml libs/devstack/
 COPY services/enrollment/pyproject.toml services/enrollment/
 COPY services/review/pyproject.toml services/review/
 COPY services/registry/pyproject.toml services/registry/
@@ -38,7 +42,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 # Then the workspace packages. They stay editable installs on purpose: each service finds its
 # Alembic migrations next to its source (services/<name>/migrations), outside the wheel.
-COPY libs/ libs/
+COPY libs/events/ libs/events/
+COPY libs/platform/ libs/platform/
 COPY services/ services/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev \

@@ -33,7 +33,7 @@ $(UV):
 	@$(PYTHON) -m venv $(TOOLS)
 	@$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-$(STAMP): $(UV) uv.lock pyproject.toml libs/events/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml) $(wildcard services/*/pyproject.toml)
 	@echo "Installing the workspace into $(VENV) (uv sync, frozen lock)"
 	@$(UV) sync --all-packages --frozen --python "$(PYTHON)" --quiet
 	@touch $@
@@ -62,8 +62,8 @@ lint: install ## ruff, formatting, import rules, the service-layer contract, myp
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache
-	@$(VENV)/bin/python -m mc_events.service_lint $(wildcard services/*/src)
-	@$(VENV)/bin/mypy libs/events/src services/enrollment/src services/review/src services/registry/src services/compensation/src
+	@$(VENV)/bin/python -m mc_devstack.service_lint $(wildcard services/*/src)
+	@$(VENV)/bin/mypy libs/events/src libs/platform/src libs/devstack/src services/enrollment/src services/review/src services/registry/src services/compensation/src
 	@$(VENV)/bin/python -m mc_events.schemas check
 	@$(VENV)/bin/python -m mc_events.asyncapi check
 
@@ -89,10 +89,10 @@ CHAOS_ARGS ?=
 DEMO_ARGS ?=
 
 chaos: install ## 5,000 awards while services, relays and consumers are SIGKILLed 50 times and the database crashes twice; reconcile
-	@$(VENV)/bin/python -m mc_events.pipeline.chaos $(CHAOS_ARGS)
+	@$(VENV)/bin/python -m mc_devstack.pipeline.chaos $(CHAOS_ARGS)
 
 demo: install ## On top of `make run`: seed a realistic state, drive educators through the flow
-	@$(VENV)/bin/python -m mc_events.pipeline.demo $(DEMO_ARGS)
+	@$(VENV)/bin/python -m mc_devstack.pipeline.demo $(DEMO_ARGS)
 
 clean: ## Remove environments and everything under .run/ (stop `make run` first)
 	rm -rf $(VENV) $(TOOLS) .run .pytest_cache .mypy_cache .ruff_cache

@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 import backbone_app  # noqa: E402  (the backbone's test application: counters and effects)
 
+from mc_devstack.devinfra import start_infra  # noqa: E402
 from mc_events import kafka  # noqa: E402
 from mc_events.consumer import ConsumerSettings, wait_until  # noqa: E402
 from mc_events.db import create_engine, plain_url, session_factory  # noqa: E402
-from mc_events.devinfra import start_infra  # noqa: E402
 from mc_events.outbox import OutboxRelay, RelaySettings, add_events  # noqa: E402
 from mc_events.telemetry import BackboneMetrics  # noqa: E402
 from mc_events.topics import Topic, ensure_topics  # noqa: E402

@@ -44,11 +44,12 @@ from typing import Any
 import asyncpg
 import psutil
 
-from mc_events import benchmarking, kafka
+from mc_devstack import benchmarking
+from mc_devstack.pipeline.cluster import Cluster
+from mc_devstack.pipeline.driver import RUBRIC_PASS, Driver, Journey, World, WorldSpec
+from mc_devstack.pipeline.streams import StreamWatcher
+from mc_events import kafka
 from mc_events.db import plain_url
-from mc_events.pipeline.cluster import Cluster
-from mc_events.pipeline.driver import RUBRIC_PASS, Driver, Journey, World, WorldSpec
-from mc_events.pipeline.streams import StreamWatcher
 from mc_events.topics import Topic, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -39,10 +39,11 @@ from typing import Any
 
 import psutil
 
-from mc_events import benchmarking, district, kafka
+from mc_devstack import benchmarking
+from mc_devstack.devinfra import start_infra
+from mc_events import district, kafka
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
 from mc_events.contracts.registry import CredentialAwarded
-from mc_events.devinfra import start_infra
 from mc_events.envelope import to_record
 from mc_events.outbox import default_source
 from mc_events.topics import ensure_topics

@@ -56,11 +56,12 @@ sys.path.insert(0, str(ROOT / "tests" / "integration" / "registry"))
 
 from registry_it import decided, mc_spec_data  # noqa: E402  (the registry's test fixtures)
 
-from mc_events import benchmarking, kafka  # noqa: E402
-from mc_events.auth import DevIssuer, Role  # noqa: E402
-from mc_events.devinfra import start_infra  # noqa: E402
-from mc_events.devinfra.common import free_port, tail  # noqa: E402
+from mc_devstack import benchmarking  # noqa: E402
+from mc_devstack.devinfra import start_infra  # noqa: E402
+from mc_devstack.devinfra.common import free_port, tail  # noqa: E402
+from mc_events import kafka  # noqa: E402
 from mc_events.envelope import to_record  # noqa: E402
+from mc_platform.auth import DevIssuer, Role  # noqa: E402
 from registry.domain.awards import credential_id_for  # noqa: E402
 
 OUT = ROOT / ".run" / "bench-verify"

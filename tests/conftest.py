@@ -1,5 +1,5 @@
 """Fixtures shared by every test folder: real infrastructure (``infra``), fresh databases and
-unique names, from mc_events.testing; and the tiers, one folder each:
+unique names, from mc_devstack.testing; and the tiers, one folder each:
 
 - ``unit``: one module's rules, no broker, no database, no service (``make test-fast``);
 - ``contract``: the event contracts and their JSON Schemas (``make test-fast``);
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["mc_events.testing"]
+pytest_plugins = ["mc_devstack.testing"]
 
 TIERS = ("unit", "contract", "integration", "e2e", "deploy")
 NO_INFRASTRUCTURE = ("unit", "contract")

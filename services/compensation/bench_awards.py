@@ -13,7 +13,7 @@ model. Every award is approved under both stipend rules.
 Prints, for the measured awards (a warm-up batch is excluded): awards per CPU-second of this
 process (``time.process_time``: PostgreSQL's own work is not counted), CPU and wall
 milliseconds per award, SQL statements per award and the statements sent most often
-(``mc_events.benchmarking.measured``, shared with the other services' benchmarks).
+(``mc_devstack.benchmarking.measured``, shared with the other services' benchmarks).
 
 Uses ``DATABASE_URL`` (a PostgreSQL server) if set, else starts an embedded PostgreSQL in a
 temporary folder and removes it afterwards. No broker is needed: events stop in the outbox.
@@ -38,13 +38,13 @@ from compensation.domain.rules import Educator, RuleKind, StipendRule
 from compensation.entrypoints.consumer import build_handlers
 from compensation.service_layer import rules, stipends
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events import migrations
-from mc_events.benchmarking import measured
+from mc_devstack.benchmarking import measured
+from mc_devstack.devinfra.postgres import scratch_database
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
 from mc_events.contracts.registry import CredentialAwarded
 from mc_events.db import create_engine, session_factory
-from mc_events.devinfra.postgres import scratch_database
 from mc_events.envelope import Envelope, Received
+from mc_platform import migrations
 
 DISTRICT = "leon"
 FUNDING = "fl-state-mc-stipend-fund"

@@ -20,10 +20,10 @@ import time
 from enrollment.bootstrap import MIGRATIONS
 from enrollment.service_layer import roster_import
 from enrollment.service_layer.unit_of_work import UnitOfWork
-from mc_events import migrations
-from mc_events.clock import utc_now
+from mc_devstack.devinfra.postgres import scratch_database
 from mc_events.db import create_engine, session_factory
-from mc_events.devinfra.postgres import scratch_database
+from mc_platform import migrations
+from mc_platform.clock import utc_now
 
 HEADER = [
     "educator_id",

@@ -32,12 +32,12 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mc_events import migrations
-from mc_events.benchmarking import measured
+from mc_devstack.benchmarking import measured
+from mc_devstack.devinfra.postgres import scratch_database
 from mc_events.contracts.common import CriterionResult, Purpose
 from mc_events.contracts.review import Decided, ReviewOutcome
 from mc_events.db import create_engine, session_factory
-from mc_events.devinfra.postgres import scratch_database
+from mc_platform import migrations
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.catalog_repository import CatalogRepository, Issuer
 from registry.bootstrap import MIGRATIONS

@@ -33,8 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mc_events import migrations
-from mc_events.benchmarking import measured
+from mc_devstack.benchmarking import measured
+from mc_devstack.devinfra.postgres import scratch_database
 from mc_events.contracts.catalog import MicroCredentialPublished
 from mc_events.contracts.common import (
     Credits,
@@ -49,7 +49,7 @@ from mc_events.contracts.common import (
 )
 from mc_events.contracts.enrollment import ArtifactRef, EvidenceSubmitted
 from mc_events.db import create_engine, execute_core, session_factory
-from mc_events.devinfra.postgres import scratch_database
+from mc_platform import migrations
 from review.adapters.tables import assignments
 from review.bootstrap import MIGRATIONS
 from review.domain.assignment import (

@@ -47,8 +47,8 @@ from typing import Any, Literal
 
 from deploy_manifests import REPO, Image, compose_environment
 
-from mc_events.devinfra.common import free_port, tail, terminate_popen, terminate_popens
-from mc_events.devinfra.infra import InfraHandle
+from mc_devstack.devinfra.common import free_port, tail, terminate_popen, terminate_popens
+from mc_devstack.devinfra.infra import InfraHandle
 
 Kind = Literal["init", "job", "service"]
 
@@ -581,7 +581,7 @@ class Rehearsal:
     def _probe_user(self, uid: int | None, gid: int | None, cwd: Path) -> bool:
         try:
             probe = subprocess.run(
-                [sys.executable, "-c", "import mc_events.service"],
+                [sys.executable, "-c", "import mc_platform.service"],
                 cwd=cwd,
                 user=uid,
                 group=gid,

@@ -46,12 +46,12 @@ from deploy_rehearsal import (
 )
 from deploy_support import render_overlay, runbook_secrets
 
+from mc_devstack.devinfra.common import find_repo_root, run_root, run_sync
+from mc_devstack.devinfra.infra import InfraHandle, start_infra
+from mc_devstack.pipeline.driver import Driver, Journey, World, WorldSpec
 from mc_events import kafka_access
-from mc_events.auth import DevIssuer
-from mc_events.dev_identity import self_signed_tls
-from mc_events.devinfra.common import find_repo_root, run_root, run_sync
-from mc_events.devinfra.infra import InfraHandle, start_infra
-from mc_events.pipeline.driver import Driver, Journey, World, WorldSpec
+from mc_platform.auth import DevIssuer
+from mc_platform.dev_identity import self_signed_tls
 from registry.standards import ob3_achievement_credential_schema
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

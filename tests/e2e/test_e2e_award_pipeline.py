@@ -24,13 +24,13 @@ from typing import Any
 import jsonschema
 import pytest
 
+from mc_devstack.devinfra.common import find_repo_root, run_root
+from mc_devstack.pipeline.cluster import Cluster
+from mc_devstack.pipeline.driver import Driver, Journey, WorldSpec
+from mc_devstack.pipeline.streams import StreamIndex, StreamWatcher
 from mc_events.contracts.compensation import PayrollBatchExported
 from mc_events.contracts.review import ReviewOutcome
-from mc_events.devinfra.common import find_repo_root, run_root
 from mc_events.kafka import KafkaSettings
-from mc_events.pipeline.cluster import Cluster
-from mc_events.pipeline.driver import Driver, Journey, WorldSpec
-from mc_events.pipeline.streams import StreamIndex, StreamWatcher
 from registry.standards import ob3_achievement_credential_schema
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from mc_events.devinfra.common import find_repo_root, run_root
-from mc_events.pipeline.chaos import ChaosOptions, cluster_for, drive
+from mc_devstack.devinfra.common import find_repo_root, run_root
+from mc_devstack.pipeline.chaos import ChaosOptions, cluster_for, drive
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

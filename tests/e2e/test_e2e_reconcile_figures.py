@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from mc_devstack.pipeline.driver import Educator, Journey, World
+from mc_devstack.pipeline.reconcile import reconcile, settled
+from mc_devstack.pipeline.streams import DeadLetter, StreamIndex
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
 from mc_events.contracts.compensation import StipendApproved, StipendBasis, StipendReversed
 from mc_events.contracts.registry import CredentialAwarded, CredentialRevoked, RevocationReason
 from mc_events.contracts.review import Decided, ReviewOutcome
-from mc_events.pipeline.driver import Educator, Journey, World
-from mc_events.pipeline.reconcile import reconcile, settled
-from mc_events.pipeline.streams import DeadLetter, StreamIndex
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 MC = "wait-abc"

@@ -59,7 +59,7 @@ def test_make_run_brings_up_all_four_services_healthy_a_demo_runs_on_it_and_it_s
         [
             sys.executable,
             "-m",
-            "mc_events.devinfra.cli",
+            "mc_devstack.devinfra.cli",
             "run",
             "--run-dir",
             str(run_dir),
@@ -98,7 +98,7 @@ def test_make_run_brings_up_all_four_services_healthy_a_demo_runs_on_it_and_it_s
             [
                 sys.executable,
                 "-m",
-                "mc_events.pipeline.demo",
+                "mc_devstack.pipeline.demo",
                 "--run-dir",
                 str(run_dir),
                 "--districts",

@@ -13,10 +13,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mc_devstack.testing import fresh_database, unique_name
 from mc_events import kafka
 from mc_events.db import create_engine, session_factory
 from mc_events.telemetry import setup_tracing
-from mc_events.testing import fresh_database, unique_name
 from mc_events.topics import Topic, ensure_topics
 
 HERE = Path(__file__).parent

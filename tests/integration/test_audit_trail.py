@@ -10,9 +10,9 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from mc_events import audit
+from mc_devstack.testing import fresh_database_async
 from mc_events.db import create_engine
-from mc_events.testing import fresh_database_async
+from mc_platform import audit
 
 pytestmark = pytest.mark.slow
 
@@ -148,7 +148,7 @@ async def test_concurrent_appends_to_one_chain_stay_linear(trail):
 
 async def test_the_verification_command_names_the_first_broken_link(trail):
     url, engine = trail
-    command = [sys.executable, "-m", "mc_events.audit", "verify", "--database-url", url]
+    command = [sys.executable, "-m", "mc_platform.audit", "verify", "--database-url", url]
     intact = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert intact.returncode == 0, intact.stderr
     assert "intact: 6 records" in intact.stdout

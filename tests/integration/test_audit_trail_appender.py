@@ -1,4 +1,4 @@
-"""Audit records appended through an :class:`mc_events.audit.Appender` are written together
+"""Audit records appended through an :class:`mc_platform.audit.Appender` are written together
 (one statement per chain at the flush, after locking each chain's head at its first record)
 and form exactly the chain that appending them one at a time forms."""
 
@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mc_events import audit
+from mc_devstack.testing import fresh_database_async
 from mc_events.db import create_engine, statements_run
-from mc_events.testing import fresh_database_async
+from mc_platform import audit
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The local infrastructure layer (mc_events.devinfra): resolution, embedded PostgreSQL and
+"""The local infrastructure layer (mc_devstack.devinfra): resolution, embedded PostgreSQL and
 broker, and the ``mc-dev`` supervisor, on real processes (no mocks)."""
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
 
-from mc_events.devinfra import Infra, InfraKind, create_database, free_port, resolve_plan
-from mc_events.devinfra.broker import EmbeddedBroker, kafka_metadata_async
-from mc_events.devinfra.common import PidLock, port_in_use
-from mc_events.devinfra.postgres import EmbeddedPostgres
-from mc_events.devinfra.resolve import docker_available
-from mc_events.devinfra.supervisor import Supervisor, parse_service
-from mc_events.testing import fresh_database, unique_name
+from mc_devstack.devinfra import Infra, InfraKind, create_database, free_port, resolve_plan
+from mc_devstack.devinfra.broker import EmbeddedBroker, kafka_metadata_async
+from mc_devstack.devinfra.common import PidLock, port_in_use
+from mc_devstack.devinfra.postgres import EmbeddedPostgres
+from mc_devstack.devinfra.resolve import docker_available
+from mc_devstack.devinfra.supervisor import Supervisor, parse_service
+from mc_devstack.testing import fresh_database, unique_name
 
 FAKE = Path(__file__).parent / "devinfra_fake_service.py"
 
@@ -278,7 +278,7 @@ def test_embedded_broker_is_memory_only_and_stops_by_pid(infra_handle):
 
 def mc_dev(*args: str, env: dict[str, str] | None = None, timeout: float = 60.0):
     return subprocess.run(
-        [sys.executable, "-m", "mc_events.devinfra.cli", *args],
+        [sys.executable, "-m", "mc_devstack.devinfra.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -343,7 +343,15 @@ def test_supervisor_starts_services_waits_for_ready_and_stops_everything(tmp_pat
     started = time.monotonic()
     with out.open("w") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mc_events.devinfra.cli", "run", *args, *services, "--grace=1"],
+            [
+                sys.executable,
+                "-m",
+                "mc_devstack.devinfra.cli",
+                "run",
+                *args,
+                *services,
+                "--grace=1",
+            ],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=env,

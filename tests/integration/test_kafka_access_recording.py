@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mc_devstack.testing import unique_name
 from mc_events import kafka
 from mc_events.kafka_access import Access, read_log
-from mc_events.testing import unique_name
 from mc_events.topics import Topic, ensure_topics
 
 

@@ -12,9 +12,9 @@ import backbone_app
 import pytest
 from aiokafka import TopicPartition
 
+from mc_devstack.testing import unique_name
 from mc_events import kafka
 from mc_events.operations import ServiceTarget, pipeline_status
-from mc_events.testing import unique_name
 from mc_events.topics import dlq_topic
 
 pytestmark = pytest.mark.slow

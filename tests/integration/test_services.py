@@ -12,10 +12,11 @@ import sys
 import httpx
 import pytest
 
-from mc_events import kafka, migrations
-from mc_events.service import ServiceDefinition, create_app
-from mc_events.testing import fresh_database
+from mc_devstack.testing import fresh_database
+from mc_events import kafka
 from mc_events.topics import ensure_topics
+from mc_platform import migrations
+from mc_platform.service import ServiceDefinition, create_app
 
 SERVICES = ["enrollment", "review", "registry", "compensation"]
 
@@ -136,8 +137,8 @@ async def test_without_a_broker_the_service_serves_its_database_and_reports_read
 async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_token_issuer(
     infra, tmp_path
 ):
-    from mc_events.auth import Role
-    from mc_events.testing import running_service
+    from mc_devstack.testing import running_service
+    from mc_platform.auth import Role
     from registry.bootstrap import build
     from registry.config import Settings
 
@@ -152,7 +153,7 @@ async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_t
 async def test_business_metrics_defined_on_the_service_registry_are_exported(infra, tmp_path):
     from prometheus_client import Counter
 
-    from mc_events.testing import running_service
+    from mc_devstack.testing import running_service
     from registry.bootstrap import build
     from registry.config import Settings
 
@@ -167,8 +168,8 @@ async def test_business_metrics_defined_on_the_service_registry_are_exported(inf
 
 
 async def test_a_streamed_body_over_the_limit_is_a_clean_413_through_the_whole_app(infra, tmp_path):
-    from mc_events.auth import Role
-    from mc_events.testing import running_service
+    from mc_devstack.testing import running_service
+    from mc_platform.auth import Role
     from registry.bootstrap import build
     from registry.config import Settings
 

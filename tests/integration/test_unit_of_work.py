@@ -8,10 +8,10 @@ import backbone_app
 import pytest
 import sqlalchemy as sa
 
-from mc_events import audit
 from mc_events.db import execute_core
 from mc_events.storage import outbox
-from mc_events.unit_of_work import UnitOfWork, consumer_handler
+from mc_platform import audit
+from mc_platform.unit_of_work import UnitOfWork, consumer_handler
 
 CONTRACT = backbone_app.counter_contract("backbone.uow")
 

@@ -601,7 +601,7 @@ def test_dev_overlay_runs_the_development_identity_provider_the_services_trust()
     assert settings["MC_ENVIRONMENT"] == "development"
     idp = rendered("dev", "Deployment")["idp"]
     (container,) = idp["spec"]["template"]["spec"]["containers"]
-    assert container["args"] == ["mc_events.dev_identity", "serve"]
+    assert container["args"] == ["mc_platform.dev_identity", "serve"]
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["IDP_ISSUER"] == settings["AUTH_ISSUER"] == "http://idp:8080"
     assert settings["AUTH_JWKS_URL"] == "http://idp:8080/jwks.json"
@@ -616,7 +616,7 @@ def test_dev_overlay_runs_the_development_identity_provider_the_services_trust()
 
 def test_compose_runs_the_development_identity_provider(compose: Doc) -> None:
     idp = compose["services"]["idp"]
-    assert idp["command"] == ["mc_events.dev_identity", "serve"]
+    assert idp["command"] == ["mc_platform.dev_identity", "serve"]
     assert idp["image"].startswith("${MC_IMAGE:-mc-backbone")
     env = idp["environment"]
     assert env["IDP_HOST"] == "0.0.0.0"

@@ -2,7 +2,7 @@
 only metrics, and labels, that the services really export.
 
 What is exported is read from the code, not from a list kept by hand: every prometheus_client
-``Counter``/``Gauge``/``Histogram``/``Summary`` defined under ``libs/events/src`` and
+``Counter``/``Gauge``/``Histogram``/``Summary`` defined under ``libs/*/src`` and
 ``services/*/src`` (``f"{prefix}_..."`` names are the backbone's per-service metrics, so they
 expand to the four services), plus the process and platform collectors a live
 ``BackboneMetrics`` registry reports. A metric renamed in the code without its dashboards and
@@ -110,7 +110,7 @@ def fanout_prefixes() -> list[str]:
 
 def exported_metrics() -> Exported:
     exported = Exported()
-    sources = [ROOT / "libs" / "events" / "src", *sorted((ROOT / "services").glob("*/src"))]
+    sources = [*sorted((ROOT / "libs").glob("*/src")), *sorted((ROOT / "services").glob("*/src"))]
     for source in sources:
         for path in sorted(source.rglob("*.py")):
             for kind, names, labels in _metric_definitions(path):

@@ -1,4 +1,4 @@
 from enrollment.adapters.tables import metadata
-from mc_events.migrations import run_env
+from mc_platform.migrations import run_env
 
 run_env(metadata)

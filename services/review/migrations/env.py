@@ -1,4 +1,4 @@
-from mc_events.migrations import run_env
+from mc_platform.migrations import run_env
 from review.adapters.tables import metadata
 
 run_env(metadata)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from compensation.domain.rules import Award, Basis, Educator
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.auth import Role
+from mc_devstack.testing import RunningService, unique_name
 from mc_events.consumer import wait_until
 from mc_events.contracts.base import Event
 from mc_events.contracts.common import (
@@ -37,7 +37,7 @@ from mc_events.contracts.registry import (
 )
 from mc_events.contracts.roster import EducatorRegistered, License, StaffRole
 from mc_events.envelope import to_record
-from mc_events.testing import RunningService, unique_name
+from mc_platform.auth import Role
 
 
 @dataclass

@@ -11,8 +11,8 @@ from compensation_helpers import Producer
 
 from compensation.bootstrap import build
 from compensation.config import Settings
+from mc_devstack.testing import RunningService, running_service, unique_name
 from mc_events import kafka
-from mc_events.testing import RunningService, running_service, unique_name
 
 
 @pytest.fixture

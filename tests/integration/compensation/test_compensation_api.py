@@ -13,12 +13,12 @@ from compensation_helpers import (
     wait_for_entries,
 )
 
+from mc_devstack.testing import unique_name
 from mc_events import kafka
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.dlq import list_dead_letters, replay_dead_letters
-from mc_events.testing import unique_name
 from mc_events.topics import CREDENTIALS
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ the decision needs (the original credential of a reissue chain, the district's s
 rules, the educator), the award lock, one read of what was decided for the award already, one
 statement locking the usage counters and one locking the budgets, one writing the ledger
 entries with their usage and budget charges, then the outbox's and the audit trail's own
-statements. The audit trail is counted apart (it belongs to mc_events.audit).
+statements. The audit trail is counted apart (it belongs to mc_platform.audit).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from compensation.domain.rules import Educator, RuleKind, StipendRule
 from compensation.entrypoints.consumer import build_handlers
 from compensation.service_layer import rules, stipends
 from compensation.service_layer.unit_of_work import UnitOfWork
+from mc_devstack.testing import migrated_database
 from mc_events.contracts.registry import CredentialAwarded
 from mc_events.db import session_factory, statements_run
 from mc_events.envelope import Envelope, Received
-from mc_events.testing import migrated_database
 
 AWARDS = 10
 STATEMENTS_PER_PAID_AWARD = 8

@@ -20,9 +20,9 @@ from compensation.domain.payroll import Batch, BatchHeader, PayrollLine
 from compensation.domain.rules import Basis
 from compensation.entrypoints import business_metrics
 from compensation.service_layer.unit_of_work import UnitOfWork
+from mc_devstack.testing import running_service, unique_name
 from mc_events.consumer import wait_until
-from mc_events.service import create_app
-from mc_events.testing import running_service, unique_name
+from mc_platform.service import create_app
 
 AT = datetime(2026, 9, 15, 12, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ from compensation_helpers import (
 
 from compensation.domain.rules import Award
 from compensation.service_layer.stipends import AwardResult, apply_award, reverse_award
-from mc_events.auth import Role
+from mc_devstack.testing import RunningService, unique_name
 from mc_events.contracts.compensation import StipendReversalReason
-from mc_events.testing import RunningService, unique_name
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -28,14 +28,14 @@ from compensation_helpers import (
 from compensation.domain import ids
 from compensation.domain.rules import Award, Basis
 from compensation.service_layer.stipends import apply_award, reverse_award
-from mc_events.auth import Role
+from mc_devstack.testing import unique_name
 from mc_events.consumer import wait_until
 from mc_events.contracts.compensation import (
     StipendDeferralCancelled,
     StipendDeferred,
     StipendReversalReason,
 )
-from mc_events.testing import unique_name
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -23,12 +23,13 @@ from compensation_helpers import (
 
 from compensation.domain import ids
 from compensation.entrypoints.consumer import build_handlers
-from mc_events import audit, kafka
-from mc_events.auth import Role
+from mc_devstack.testing import unique_name
+from mc_events import kafka
 from mc_events.consumer import EventConsumer, wait_until
 from mc_events.contracts.compensation import StipendApproved, StipendDeferred, StipendReversed
-from mc_events.testing import unique_name
 from mc_events.topics import CREDENTIALS, ROSTER
+from mc_platform import audit
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

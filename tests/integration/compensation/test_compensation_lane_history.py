@@ -24,9 +24,9 @@ from sqlalchemy.exc import DBAPIError
 from compensation.domain.lanes import Completion
 from compensation.service_layer import lanes
 from compensation.service_layer.stipends import reverse_award
-from mc_events.auth import Role
+from mc_devstack.testing import RunningService, unique_name
 from mc_events.contracts.compensation import StipendReversalReason
-from mc_events.testing import RunningService, unique_name
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -23,10 +23,10 @@ from compensation_helpers import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from compensation.service_layer.stipends import apply_award
-from mc_events.auth import Role
+from mc_devstack.testing import unique_name
 from mc_events.contracts.common import Grant, GrantKind
 from mc_events.contracts.registry import StackCompleted
-from mc_events.testing import unique_name
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import pytest
 from alembic import command
 
 from compensation.bootstrap import MIGRATIONS
-from mc_events import migrations
-from mc_events.testing import fresh_database_async
+from mc_devstack.testing import fresh_database_async
+from mc_platform import migrations
 
 pytestmark = pytest.mark.slow
 

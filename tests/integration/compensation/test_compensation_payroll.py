@@ -22,12 +22,12 @@ from compensation.domain import ids
 from compensation.domain.credentials import CredentialRef
 from compensation.service_layer import holds
 from compensation.service_layer.stipends import apply_award, reverse_award
-from mc_events.auth import Role
 from mc_events.contracts.compensation import (
     PayrollBatchAcknowledged,
     PayrollBatchExported,
     StipendReversalReason,
 )
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

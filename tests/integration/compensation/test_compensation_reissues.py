@@ -38,14 +38,14 @@ from sqlalchemy.exc import DBAPIError
 from compensation.domain.credentials import CredentialRef, Reissue
 from compensation.service_layer import reissues
 from compensation.service_layer.stipends import apply_award
+from mc_devstack.testing import RunningService, unique_name
 from mc_events import kafka
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.compensation import StipendDeferralCancelled, StipendReversed
 from mc_events.contracts.registry import CredentialAwarded
 from mc_events.dlq import list_dead_letters
-from mc_events.testing import RunningService, unique_name
 from mc_events.topics import CREDENTIALS
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ from compensation.domain.lanes import Completion
 from compensation.domain.rules import Award, Basis
 from compensation.service_layer import lanes
 from compensation.service_layer.stipends import AwardResult, apply_award
-from mc_events.auth import Role
-from mc_events.testing import RunningService, unique_name
+from mc_devstack.testing import RunningService, unique_name
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -26,13 +26,13 @@ from compensation_helpers import (
 )
 
 from compensation.domain import ids
-from mc_events.auth import Role
+from mc_devstack.testing import unique_name
 from mc_events.contracts.compensation import (
     SalaryLaneChanged,
     StipendApproved,
     StipendReversed,
 )
-from mc_events.testing import unique_name
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from enrollment_test_support import Clock
 
 from enrollment.bootstrap import build
 from enrollment.config import Settings
-from mc_events.testing import running_service
+from mc_devstack.testing import running_service
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from aiokafka import TopicPartition
 
 from mc_events import kafka
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.catalog import MicroCredentialPublished
 from mc_events.contracts.common import (
@@ -40,6 +39,7 @@ from mc_events.contracts.review import (
 )
 from mc_events.envelope import to_record
 from mc_events.storage import outbox
+from mc_platform.auth import Role
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 

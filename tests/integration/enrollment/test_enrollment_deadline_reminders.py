@@ -35,10 +35,10 @@ from enrollment.entrypoints.scheduler import SWEEP_LOCK
 from enrollment.service_layer import deadlines
 from enrollment.service_layer.unit_of_work import UnitOfWork
 from mc_events import outbox as outbox_writer
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.common import EvidenceKind, EvidenceRequirement
 from mc_events.storage import outbox
+from mc_platform.auth import Role
 
 DAY = timedelta(days=1)
 DEADLINE = NOW + 90 * DAY  # published() gives a 90-day completion window

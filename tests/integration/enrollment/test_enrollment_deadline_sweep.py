@@ -19,8 +19,8 @@ from enrollment_test_support import (
 )
 from enrollment_test_support import sweep as sweep_now
 
-from mc_events.auth import Role
 from mc_events.contracts.common import EvidenceKind, EvidenceRequirement
+from mc_platform.auth import Role
 
 REFLECTION_ONLY = (
     EvidenceRequirement(id="r", kind=EvidenceKind.REFLECTION, prompt="Reflect", required=True),

@@ -29,9 +29,9 @@ from enrollment_test_support import (
 from enrollment_test_support import my_enrollment as my
 
 from enrollment.adapters.tables import artifacts
-from mc_events.auth import Role
 from mc_events.contracts.common import CriterionResult, EvidenceKind, EvidenceRequirement
 from mc_events.contracts.review import Assigned, Decided, ReviewOutcome
+from mc_platform.auth import Role
 
 LIMIT = 4096
 pytestmark = pytest.mark.enrollment_settings(evidence_max_bytes=LIMIT)

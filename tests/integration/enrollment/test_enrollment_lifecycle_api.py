@@ -20,8 +20,8 @@ from enrollment_test_support import (
 from sqlalchemy.exc import IntegrityError
 
 from enrollment.adapters.tables import enrollments
-from mc_events.auth import Role
 from mc_events.contracts.catalog import MicroCredentialRetired
+from mc_platform.auth import Role
 
 
 async def test_enrolling_in_a_published_mc_emits_enrolled_with_the_deadline(svc, infra):

@@ -8,8 +8,8 @@ import asyncio
 from alembic import command
 
 from enrollment.bootstrap import MIGRATIONS
-from mc_events import migrations
-from mc_events.testing import fresh_database_async
+from mc_devstack.testing import fresh_database_async
+from mc_platform import migrations
 
 
 async def test_enrollment_migrations_downgrade_and_upgrade_again(infra):

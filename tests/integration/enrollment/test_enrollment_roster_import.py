@@ -10,8 +10,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from mc_events.auth import Role
 from mc_events.storage import outbox
+from mc_platform.auth import Role
 
 HEADER = [
     "educator_id",

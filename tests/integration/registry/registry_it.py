@@ -19,8 +19,8 @@ from registry_samples import (  # noqa: F401  (the sample definitions: tests imp
     stack_spec_data,
 )
 
+from mc_devstack.testing import RunningService, running_service, unique_name
 from mc_events import kafka
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.base import Event
 from mc_events.contracts.common import CriterionResult, Purpose
@@ -29,7 +29,7 @@ from mc_events.contracts.review import Decided, ReviewOutcome
 from mc_events.db import execute_core
 from mc_events.envelope import decode, parse_record, to_record
 from mc_events.storage import inbox
-from mc_events.testing import RunningService, running_service, unique_name
+from mc_platform.auth import Role
 from registry.bootstrap import build
 from registry.config import Settings
 

@@ -22,11 +22,11 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
     registry,
 )
 
+from mc_devstack.testing import RunningService, unique_name
 from mc_events import district, kafka
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
-from mc_events.testing import RunningService, unique_name
 from mc_events.topics import CREDENTIALS
+from mc_platform.auth import Role
 from registry.domain.awards import credential_id_for
 
 

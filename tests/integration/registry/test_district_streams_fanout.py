@@ -18,11 +18,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from district_streams_it import awarded, header, kafka_settings, revoked
 
+from mc_devstack.testing import running_service, unique_name
 from mc_events import district, kafka
 from mc_events.envelope import to_record
 from mc_events.fanout import FanOut
 from mc_events.outbox import add_event
-from mc_events.testing import running_service, unique_name
 from mc_events.topics import Topic, ensure_topics
 from registry.bootstrap import build
 from registry.config import Settings

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from mc_events.auth import Role
+from mc_devstack.testing import RunningService, running_service, unique_name
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
 from mc_events.contracts.registry import CredentialAwarded
 from mc_events.db import execute_core
 from mc_events.outbox import add_event
 from mc_events.storage import outbox
-from mc_events.testing import RunningService, running_service, unique_name
+from mc_platform.auth import Role
 from registry.bootstrap import build
 from registry.config import Settings
 from registry.entrypoints.api.district_feed import MAX_LIMIT

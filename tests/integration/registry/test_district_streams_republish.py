@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from district_streams_it import awarded, header, kafka_settings, revoked
 
+from mc_devstack.testing import unique_name
 from mc_events import district, kafka
 from mc_events.envelope import to_record
 from mc_events.fanout import FanOut
-from mc_events.testing import unique_name
 from mc_events.topics import Topic, ensure_topics
 from registry.entrypoints import district_fanout
 

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from mc_devstack.testing import migrated_database, unique_name
 from mc_events.contracts.common import CriterionResult, Purpose
 from mc_events.contracts.review import Decided, ReviewOutcome
 from mc_events.db import execute_core, session_factory, statements_run
-from mc_events.testing import migrated_database, unique_name
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.catalog_repository import CatalogRepository, Issuer
 from registry.adapters.licensure_tables import renewal_ledger, stack_completions

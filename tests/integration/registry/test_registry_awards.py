@@ -25,8 +25,6 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
     results,
 )
 
-from mc_events import audit
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.common import Purpose
 from mc_events.contracts.registry import (
@@ -38,6 +36,8 @@ from mc_events.contracts.review import ReviewOutcome
 from mc_events.db import execute_core
 from mc_events.storage import outbox
 from mc_events.topics import CREDENTIALS, REVIEWS, dlq_topic
+from mc_platform import audit
+from mc_platform.auth import Role
 from registry.adapters.tables import credentials
 from registry.domain import status_list
 from registry.domain.awards import credential_id_for

@@ -11,8 +11,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from mc_devstack.testing import running_service, unique_name
 from mc_events.contracts.common import Credits, CreditUnit, CriterionResult, Purpose
-from mc_events.testing import running_service, unique_name
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.licensure_repository import LicensureRepository
 from registry.bootstrap import build

@@ -20,7 +20,7 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
     stack_spec_data,
 )
 
-from mc_events.auth import Role
+from mc_devstack.testing import unique_name
 from mc_events.contracts.catalog import (
     MicroCredentialPublished,
     MicroCredentialRetired,
@@ -28,8 +28,8 @@ from mc_events.contracts.catalog import (
     StackRetired,
 )
 from mc_events.contracts.common import Purpose
-from mc_events.testing import unique_name
 from mc_events.topics import CATALOG
+from mc_platform.auth import Role
 
 
 async def test_issuer_drafts_state_approves_and_the_published_event_carries_the_definition(

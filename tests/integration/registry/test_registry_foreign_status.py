@@ -35,17 +35,17 @@ from registry_it import (  # noqa: F401  (actors: a fixture)
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mc_events import audit, migrations
-from mc_events.auth import Role
-from mc_events.contracts.registry import RenewalCreditsPosted, StackCompletionReversed
-from mc_events.db import async_url, execute_core
-from mc_events.testing import (
+from mc_devstack.testing import (
     RunningService,
     fresh_database_async,
     running_service,
     unique_name,
 )
+from mc_events.contracts.registry import RenewalCreditsPosted, StackCompletionReversed
+from mc_events.db import async_url, execute_core
 from mc_events.topics import CREDENTIALS
+from mc_platform import audit, migrations
+from mc_platform.auth import Role
 from registry.adapters.licensure_tables import renewal_ledger
 from registry.adapters.status_fetch import StatusListFetcher
 from registry.bootstrap import MIGRATIONS, build

@@ -33,8 +33,7 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
 )
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from mc_events import migrations
-from mc_events.auth import Role
+from mc_devstack.testing import RunningService, fresh_database_async, unique_name
 from mc_events.contracts.base import Event
 from mc_events.contracts.catalog import StackPublished
 from mc_events.contracts.common import Purpose
@@ -50,8 +49,9 @@ from mc_events.contracts.registry import (
 from mc_events.contracts.review import Decided, MisconductKind, RevocationRequested
 from mc_events.contracts.roster import EducatorRegistered, License, StaffRole
 from mc_events.db import async_url, execute_core
-from mc_events.testing import RunningService, fresh_database_async, unique_name
 from mc_events.topics import CATALOG, CREDENTIALS
+from mc_platform import migrations
+from mc_platform.auth import Role
 from registry.adapters.licensure_tables import renewal_ledger, renewal_rules, stack_completions
 from registry.bootstrap import MIGRATIONS
 from registry.domain import openbadges, proofs

@@ -25,8 +25,8 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
     registry,
 )
 
-from mc_events.auth import Role
-from mc_events.testing import RunningService, unique_name
+from mc_devstack.testing import RunningService, unique_name
+from mc_platform.auth import Role
 from registry.config import Settings
 from registry.domain.awards import credential_id_for
 

@@ -31,8 +31,12 @@ from pyld import jsonld
 from pyld.documentloader.frozen import BUNDLED_CONTEXTS, FrozenDocumentLoader
 from registry_it import Actors, decided, events_on, mc_spec_data, processed, publish
 
-from mc_events import audit, migrations
-from mc_events.auth import Role
+from mc_devstack.testing import (
+    RunningService,
+    fresh_database_async,
+    running_service,
+    unique_name,
+)
 from mc_events.consumer import wait_until
 from mc_events.contracts.registry import (
     CredentialAwarded,
@@ -44,13 +48,9 @@ from mc_events.contracts.registry import (
 )
 from mc_events.contracts.review import MisconductKind, RevocationRequested
 from mc_events.db import execute_core
-from mc_events.testing import (
-    RunningService,
-    fresh_database_async,
-    running_service,
-    unique_name,
-)
 from mc_events.topics import CREDENTIALS, REVIEWS, dlq_topic
+from mc_platform import audit, migrations
+from mc_platform.auth import Role
 from registry.adapters.tables import credentials, signing_keys
 from registry.bootstrap import MIGRATIONS, build
 from registry.config import Settings

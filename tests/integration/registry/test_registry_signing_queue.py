@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from registry_it import Actors, decided, events_on, mc_spec_data, processed, publish
 
+from mc_devstack.testing import RunningService, running_service
 from mc_events.contracts.registry import CredentialAwarded
 from mc_events.db import execute_core
-from mc_events.testing import RunningService, running_service
 from mc_events.topics import CREDENTIALS
 from registry.adapters.tables import credentials
 from registry.bootstrap import build

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from mc_events import migrations
+from mc_devstack.testing import fresh_database_async
 from mc_events.db import create_engine, execute_core, session_factory
-from mc_events.testing import fresh_database_async
+from mc_platform import migrations
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.tables import status_lists
 from registry.bootstrap import MIGRATIONS

@@ -20,7 +20,7 @@ from registry_it import (  # noqa: F401  (actors, registry: fixtures)
     registry,
 )
 
-from mc_events.testing import RunningService
+from mc_devstack.testing import RunningService
 from registry.domain import proof_cache
 from registry.domain.awards import credential_id_for
 

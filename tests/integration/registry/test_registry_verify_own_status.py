@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from mc_devstack.testing import migrated_database
 from mc_events.db import execute_core, session_factory, statements_run
-from mc_events.testing import migrated_database
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.status_bits import OwnStatusBits
 from registry.adapters.tables import status_lists

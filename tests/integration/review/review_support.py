@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from mc_devstack.testing import running_service
 from mc_events import kafka
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
 from mc_events.contracts.catalog import MicroCredentialPublished
 from mc_events.contracts.common import (
@@ -31,7 +31,7 @@ from mc_events.contracts.roster import EducatorRegistered, StaffRole
 from mc_events.db import execute_core
 from mc_events.envelope import to_record
 from mc_events.storage import inbox, outbox
-from mc_events.testing import running_service
+from mc_platform.auth import Role
 from review.adapters.tables import roster_educators
 from review.bootstrap import build
 from review.config import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from review_support import admin, review_service
 
-from mc_events.auth import Role
+from mc_platform.auth import Role
 
 RECORD = {
     "educator_id": "edu-77",

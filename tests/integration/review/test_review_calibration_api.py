@@ -16,7 +16,7 @@ from review_support import (
     wait_review,
 )
 
-from mc_events.auth import Role
+from mc_platform.auth import Role
 
 
 def run(agreeing: int, total: int = 10) -> dict:

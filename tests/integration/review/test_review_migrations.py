@@ -7,8 +7,8 @@ import asyncio
 
 from alembic import command
 
-from mc_events import migrations
-from mc_events.testing import fresh_database_async
+from mc_devstack.testing import fresh_database_async
+from mc_platform import migrations
 from review.bootstrap import MIGRATIONS
 
 

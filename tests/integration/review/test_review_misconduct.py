@@ -30,9 +30,9 @@ from review_support import (
     wait_review,
 )
 
-from mc_events import audit
-from mc_events.auth import Role
 from mc_events.contracts.review import Decided, MisconductKind, RevocationRequested
+from mc_platform import audit
+from mc_platform.auth import Role
 
 
 def iso(at: datetime) -> str:

@@ -20,9 +20,9 @@ from review_support import (
     wait_review,
 )
 
-from mc_events import audit
-from mc_events.auth import Role
 from mc_events.consumer import wait_until
+from mc_platform import audit
+from mc_platform.auth import Role
 
 
 def assessor(svc, assessor_id: str):

@@ -18,8 +18,8 @@ from review_support import NOW, published, qualified_for, submitted
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mc_devstack.testing import migrated_database
 from mc_events.db import execute_core, session_factory, statements_run
-from mc_events.testing import migrated_database
 from review.adapters.tables import assignments, reviews
 from review.bootstrap import MIGRATIONS
 from review.domain.assignment import Assessor, CalibrationStatus, Qualification, QualificationKind

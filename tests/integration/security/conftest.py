@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 import pytest
 from security_support import SERVICES, service_factory
 
-from mc_events.testing import RunningService, running_service
+from mc_devstack.testing import RunningService, running_service
 
 
 @pytest.fixture(scope="session")

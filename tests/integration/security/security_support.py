@@ -18,8 +18,8 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from mc_events.auth import Role
-from mc_events.service import ServiceDefinition, ServiceSettings, create_app
+from mc_platform.auth import Role
+from mc_platform.service import ServiceDefinition, ServiceSettings, create_app
 
 SERVICES = ("enrollment", "review", "registry", "compensation")
 

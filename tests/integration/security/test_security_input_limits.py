@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 from security_support import CLAIMS, MATRIX, PUBLIC, SERVICES, fresh
 
-from mc_events.auth import Role
-from mc_events.testing import RunningService
+from mc_devstack.testing import RunningService
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from security_support import MC_SPEC, STACK_SPEC, fresh
 
-from mc_events.auth import Role
+from mc_devstack.testing import RunningService
 from mc_events.contracts.catalog import MicroCredentialPublished
 from mc_events.contracts.common import (
     Credits,
@@ -29,7 +29,7 @@ from mc_events.contracts.common import (
     RubricCriterion,
 )
 from mc_events.contracts.enrollment import ArtifactRef, EvidenceSubmitted
-from mc_events.testing import RunningService
+from mc_platform.auth import Role
 
 pytestmark = pytest.mark.slow
 

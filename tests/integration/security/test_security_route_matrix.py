@@ -26,9 +26,9 @@ from security_support import (
     served_routes,
 )
 
-from mc_events.auth import DEV_ISSUER, DevIssuer, Role
+from mc_devstack.testing import RunningService
 from mc_events.storage import outbox
-from mc_events.testing import RunningService
+from mc_platform.auth import DEV_ISSUER, DevIssuer, Role
 
 pytestmark = pytest.mark.slow
 

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from security_support import CLAIMS, MATRIX, SERVICES
 
-from mc_events.testing import RunningService
+from mc_devstack.testing import RunningService
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 
-from mc_events.auth import (
+from mc_platform.auth import (
     CurrentPrincipal,
     DevIssuer,
     Principal,

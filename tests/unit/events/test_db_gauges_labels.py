@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from mc_events.db_gauges import DbGauge, DbGauges
+from mc_platform.db_gauges import DbGauge, DbGauges
 
 
 def exported(registry: CollectorRegistry) -> str:

@@ -1,6 +1,6 @@
-"""The development identity provider (``python -m mc_events.dev_identity``), as the services
+"""The development identity provider (``python -m mc_platform.dev_identity``), as the services
 see it: a real process on a loopback port, over HTTP and HTTPS, whose tokens the services'
-:class:`~mc_events.auth.TokenVerifier` accepts with the JWKS it serves. Needs no ``mc-dev``."""
+:class:`~mc_platform.auth.TokenVerifier` accepts with the JWKS it serves. Needs no ``mc-dev``."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mc_events.auth import AuthError, AuthSettings, Role, TokenVerifier
-from mc_events.dev_identity import main, self_signed_tls
+from mc_platform.auth import AuthError, AuthSettings, Role, TokenVerifier
+from mc_platform.dev_identity import main, self_signed_tls
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def provider(env: Mapping[str, str], *, verify: ssl.SSLContext | bool = False) -
     """The provider running in a child process; yields its base URL once it answers."""
     base = env["IDP_ISSUER"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mc_events.dev_identity", "serve"],
+        [sys.executable, "-m", "mc_platform.dev_identity", "serve"],
         env=dict(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -140,7 +140,7 @@ def test_the_token_command_mints_with_the_same_keys(tmp_path, capsys):
 def test_it_refuses_production_mode_and_missing_settings(tmp_path, capsys):
     env = {**base_env(tmp_path, free_port()), "MC_ENVIRONMENT": "production"}
     result = subprocess.run(
-        [sys.executable, "-m", "mc_events.dev_identity", "serve"],
+        [sys.executable, "-m", "mc_platform.dev_identity", "serve"],
         env=env,
         capture_output=True,
         text=True,
@@ -156,10 +156,10 @@ def test_it_refuses_production_mode_and_missing_settings(tmp_path, capsys):
 
 def test_it_imports_nothing_outside_the_service_image():
     code = (
-        "import sys, mc_events.dev_identity\n"
+        "import sys, mc_platform.dev_identity\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'psutil', 'typer', 'sqlalchemy', 'aiokafka', 'asyncpg'} "
-        "or m.startswith('mc_events.devinfra'))\n"
+        "or m.startswith('mc_devstack.devinfra'))\n"
         "print(bad)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -189,7 +189,7 @@ def test_over_https_a_verifier_trusting_the_ca_through_ssl_cert_file_accepts_its
         check = textwrap.dedent(
             f"""
             import json, sys
-            from mc_events.auth import AuthSettings, TokenVerifier
+            from mc_platform.auth import AuthSettings, TokenVerifier
             settings = AuthSettings(issuer={base!r}, jwks_url={base + "/jwks.json"!r})
             verifier = TokenVerifier(settings)
             principal = verifier.verify(sys.stdin.read().strip())

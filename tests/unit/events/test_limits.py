@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI, Request
 
-from mc_events.limits import RequestLimits, TokenBuckets
+from mc_platform.limits import RequestLimits, TokenBuckets
 
 
 class FakeClock:

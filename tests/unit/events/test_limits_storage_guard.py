@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
-from mc_events.limits import install_input_guards
+from mc_platform.limits import install_input_guards
 
 
 class PgError(Exception):

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from mc_events.problems import (
+from mc_platform.problems import (
     PROBLEM_MEDIA_TYPE,
     Conflict,
     Forbidden,

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from compensation.config import Settings as CompensationSettings
 from enrollment.config import Settings as EnrollmentSettings
-from mc_events import service
-from mc_events.auth import DEV_ISSUER, AuthSettings
-from mc_events.service import ServiceDefinition, ServiceSettings, production_refusal
+from mc_platform import service
+from mc_platform.auth import DEV_ISSUER, AuthSettings
+from mc_platform.service import ServiceDefinition, ServiceSettings, production_refusal
 from registry.config import Settings as RegistrySettings
 
 ROOT = Path(__file__).resolve().parents[3]

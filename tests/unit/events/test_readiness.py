@@ -18,14 +18,14 @@ from mc_events import outbox
 from mc_events.db import create_engine
 from mc_events.kafka import KafkaSettings
 from mc_events.outbox import OutboxRelay
-from mc_events.service import (
+from mc_events.telemetry import BackboneMetrics
+from mc_platform.service import (
     BrokerProbe,
     ServiceDefinition,
     ServiceRuntime,
     ServiceSettings,
     create_app,
 )
-from mc_events.telemetry import BackboneMetrics
 
 
 class FakeAdmin:
@@ -174,7 +174,7 @@ async def test_readyz_reports_the_probed_broker_and_answers_503_only_for_the_dat
 
 
 async def test_readiness_opens_no_broker_connection(monkeypatch):
-    from mc_events import service as service_module
+    from mc_platform import service as service_module
 
     opened: list[object] = []
     monkeypatch.setattr(service_module.kafka_clients, "admin", lambda s: opened.append(s))

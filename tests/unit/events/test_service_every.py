@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mc_events.service import every
+from mc_platform.service import every
 
 
 async def test_runs_at_once_then_every_interval_until_stopped():
@@ -44,7 +44,7 @@ async def test_a_failing_run_is_logged_and_the_next_one_still_comes(
         outcomes.append("done")
 
     stop = asyncio.Event()
-    with caplog.at_level(logging.ERROR, logger="mc_events.service"):
+    with caplog.at_level(logging.ERROR, logger="mc_platform.service"):
         task = asyncio.create_task(every(0.01, job, name="deadline sweep")(object(), stop))  # type: ignore[arg-type]
         while "done" not in outcomes:
             await asyncio.sleep(0.01)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mc_events.service_lint import check, check_source, main
+from mc_devstack.service_lint import check, check_source, main
 
 ROUTE = Path("svc/src/svc/entrypoints/api/things.py")
 SERVICE = Path("svc/src/svc/service_layer/things.py")
@@ -30,7 +30,7 @@ def test_a_service_layer_command_may_commit():
 def test_the_service_layer_and_the_domain_may_not_import_http():
     for path in (SERVICE, DOMAIN):
         (finding,) = check_source(path, "from fastapi import HTTPException\n")
-        assert "mc_events.refusals" in finding.message
+        assert "mc_platform.refusals" in finding.message
     assert check_source(SERVICE, "import starlette.status\n")
 
 

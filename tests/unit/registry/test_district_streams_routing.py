@@ -20,7 +20,7 @@ from mc_events.contracts.registry import (
 )
 from mc_events.envelope import EnvelopeError, to_record
 from mc_events.fanout import Outgoing, SourceRecord
-from mc_events.refusals import Refusal
+from mc_platform.refusals import Refusal
 from registry.entrypoints.api.district_feed import decode_cursor, encode_cursor
 from registry.entrypoints.district_fanout import STATE_TYPE, route
 

@@ -15,7 +15,7 @@ from mc_events.contracts.review import (
     MisconductKind,
     RevocationRequested,
 )
-from mc_events.refusals import Conflict, Forbidden, Invalid, NotFound
+from mc_platform.refusals import Conflict, Forbidden, Invalid, NotFound
 from review.domain.conflicts import AssessorLinks, EducatorFacts
 from review.domain.review import (
     APPROVER_SLOT,

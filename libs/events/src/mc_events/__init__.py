@@ -1,1 +1,2 @@
-"""Shared event backbone for the micro-credential services."""
+"""The event runtime the micro-credential services share: contracts, envelope, topics, outbox,
+consumer runtime, district streams, Kafka clients, telemetry."""

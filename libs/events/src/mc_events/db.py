@@ -1,6 +1,6 @@
 """Database plumbing shared by the services: engines, sessions, Core statements.
 
-Repositories query; the unit of work (:mod:`mc_events.unit_of_work`) commits.
+Repositories query; the unit of work (:mod:`mc_platform.unit_of_work`) commits.
 Nothing here connects at import.
 """
 

@@ -1,7 +1,7 @@
 """``python -m compensation serve | migrate | relay | consume``."""
 
 from compensation.bootstrap import build
-from mc_events import service
+from mc_platform import service
 
 
 def main() -> None:

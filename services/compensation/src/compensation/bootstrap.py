@@ -8,8 +8,8 @@ from compensation.entrypoints import business_metrics
 from compensation.entrypoints.api import routers
 from compensation.entrypoints.consumer import build_handlers
 from mc_events import topics
-from mc_events.clock import Clock, utc_now
-from mc_events.service import ServiceDefinition
+from mc_platform.clock import Clock, utc_now
+from mc_platform.service import ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

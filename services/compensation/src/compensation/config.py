@@ -2,7 +2,7 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from mc_events.service import ServiceSettings
+from mc_platform.service import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import typer
 
 from enrollment.bootstrap import build, deadline_scheduler
-from mc_events import service
 from mc_events.db import create_engine, session_factory
 from mc_events.telemetry import configure_logging
+from mc_platform import service
 
 
 async def _sweep_once() -> dict[str, object]:

@@ -14,8 +14,8 @@ from enrollment.entrypoints.scheduler import DeadlineScheduler
 from enrollment.metrics import EnrollmentMetrics
 from enrollment.service_layer.roster_import import MAX_IMPORT_BYTES
 from mc_events import topics
-from mc_events.clock import Clock, utc_now
-from mc_events.service import ServiceDefinition, Worker
+from mc_platform.clock import Clock, utc_now
+from mc_platform.service import ServiceDefinition, Worker
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from mc_events.service import ServiceSettings
+from mc_platform.service import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -1,6 +1,6 @@
 """``python -m registry serve | migrate | relay | consume``."""
 
-from mc_events import service
+from mc_platform import service
 from registry.bootstrap import build
 
 

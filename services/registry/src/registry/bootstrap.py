@@ -5,7 +5,7 @@ from pathlib import Path
 
 import registry
 from mc_events import topics
-from mc_events.clock import Clock, utc_now
+from mc_platform.clock import Clock, utc_now
 from registry.adapters.signing_keys import KeyVault
 from registry.adapters.status_fetch import StatusListFetcher
 from registry.config import Settings

@@ -3,7 +3,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from mc_events.service import ServiceSettings, public_url_problem
+from mc_platform.service import ServiceSettings, public_url_problem
 
 
 class Settings(ServiceSettings):

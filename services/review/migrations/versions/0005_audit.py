@@ -2,7 +2,7 @@
 
 from alembic import op
 
-from mc_events.audit import create_audit_schema, drop_audit_schema
+from mc_platform.audit import create_audit_schema, drop_audit_schema
 
 revision = "0005"
 down_revision = "0004"

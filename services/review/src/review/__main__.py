@@ -8,9 +8,9 @@ from dataclasses import asdict
 
 import typer
 
-from mc_events import service
 from mc_events.db import create_engine, session_factory
 from mc_events.telemetry import configure_logging
+from mc_platform import service
 from review.bootstrap import build, scheduler
 from review.config import Settings
 from review.service_layer.unit_of_work import UnitOfWork

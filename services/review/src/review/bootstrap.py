@@ -6,8 +6,8 @@ from prometheus_client import CollectorRegistry
 
 import review
 from mc_events import topics
-from mc_events.clock import Clock, utc_now
-from mc_events.service import ServiceDefinition
+from mc_platform.clock import Clock, utc_now
+from mc_platform.service import ServiceDefinition
 from review.config import Settings
 from review.entrypoints import consumer
 from review.entrypoints.api import router

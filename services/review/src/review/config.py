@@ -6,7 +6,7 @@ from decimal import Decimal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mc_events.service import ServiceSettings
+from mc_platform.service import ServiceSettings
 
 
 class Settings(ServiceSettings):

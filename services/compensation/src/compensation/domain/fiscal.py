@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mc_events.refusals import Invalid
+from mc_platform.refusals import Invalid
 
 
 class InvalidCalendar(Invalid, ValueError):

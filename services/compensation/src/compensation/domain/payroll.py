@@ -24,7 +24,7 @@ from mc_events.contracts.compensation import (
     PayrollBatchExported,
     PayrollBatchStatus,
 )
-from mc_events.refusals import Conflict, Invalid
+from mc_platform.refusals import Conflict, Invalid
 
 EXPORTED = "exported"
 """A batch's status until it is acknowledged (then the acknowledgement's status)."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from mc_events.refusals import Conflict, Forbidden, Invalid, NotFound
+from mc_platform.refusals import Conflict, Forbidden, Invalid, NotFound
 
 
 class InvalidRule(Invalid, ValueError):

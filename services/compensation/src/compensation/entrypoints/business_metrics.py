@@ -1,5 +1,5 @@
 """Compensation's business gauges, read from the ledger by the ``business-metrics`` worker
-(see :mod:`mc_events.db_gauges`): the same figures on every replica, whatever restarted.
+(see :mod:`mc_platform.db_gauges`): the same figures on every replica, whatever restarted.
 
 ``compensation_stipends_dollars{state}``, all time, state-wide, in dollars:
 
@@ -23,8 +23,8 @@ from prometheus_client import CollectorRegistry, Gauge
 from compensation.adapters.holds_repository import held_entries_query
 from compensation.adapters.payroll_repository import paid_item
 from compensation.adapters.tables import ledger_entries
-from mc_events import db_gauges
-from mc_events.service import ServiceRuntime, Worker
+from mc_platform import db_gauges
+from mc_platform.service import ServiceRuntime, Worker
 
 NAME = "compensation"
 REFRESH_SECONDS = 60

@@ -31,7 +31,6 @@ from typing import Any
 from compensation.service_layer import handlers as on
 from compensation.service_layer.errors import Undeliverable
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock, utc_now
 from mc_events.consumer import Handler, NonRetryableError
 from mc_events.contracts.base import Event
 from mc_events.contracts.registry import (
@@ -45,7 +44,8 @@ from mc_events.contracts.registry import (
 )
 from mc_events.contracts.roster import EducatorMovedDistrict, EducatorRegistered, EducatorUpdated
 from mc_events.envelope import Received
-from mc_events.unit_of_work import consumer_handler
+from mc_platform.clock import Clock, utc_now
+from mc_platform.unit_of_work import consumer_handler
 
 OnEvent = Callable[[UnitOfWork, Any, Clock], Awaitable[None]]
 

@@ -1,5 +1,5 @@
 """What the consumer dead-letters: an event the service can never apply as it is (the HTTP API's
-refusals are :mod:`mc_events.refusals`, raised where the rules are)."""
+refusals are :mod:`mc_platform.refusals`, raised where the rules are)."""
 
 
 class Undeliverable(Exception):

@@ -19,7 +19,6 @@ from compensation.domain.rules import Award, Basis, Educator
 from compensation.service_layer import holds, lanes, reissues
 from compensation.service_layer.stipends import apply_award, reverse_award
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock
 from mc_events.contracts.common import GrantKind
 from mc_events.contracts.compensation import StipendReversalReason
 from mc_events.contracts.registry import (
@@ -32,6 +31,7 @@ from mc_events.contracts.registry import (
     StackCompletionReversed,
 )
 from mc_events.contracts.roster import EducatorMovedDistrict, EducatorRegistered, EducatorUpdated
+from mc_platform.clock import Clock
 
 CredentialEvent = CredentialSuspended | CredentialReinstated | CredentialRevoked
 

@@ -30,7 +30,7 @@ from compensation.domain.credentials import (
     changes_status,
 )
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock
+from mc_platform.clock import Clock
 
 
 async def _locked_status(uow: UnitOfWork, credential: CredentialRef) -> CredentialStatus | None:

@@ -26,8 +26,8 @@ from compensation.domain.lanes import (
 from compensation.domain.rules import Basis
 from compensation.service_layer.errors import Undeliverable
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock
 from mc_events.contracts.compensation import SalaryLaneChangeReason
+from mc_platform.clock import Clock
 
 
 class EducatorNotOnRosterForLane(Undeliverable):

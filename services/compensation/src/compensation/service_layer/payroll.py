@@ -13,8 +13,8 @@ from compensation.domain import ids
 from compensation.domain.payroll import Acknowledgement, Batch, BatchHeader, BatchRecord
 from compensation.domain.reports import DistrictFigures, PaymentStatus, UnpaidItem, district_figures
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock
-from mc_events.refusals import Conflict, Forbidden, Invalid, NotFound
+from mc_platform.clock import Clock
+from mc_platform.refusals import Conflict, Forbidden, Invalid, NotFound
 
 
 def _visible(batch: BatchRecord, district_scope: str | None) -> None:

@@ -51,8 +51,8 @@ from compensation.service_layer import holds
 from compensation.service_layer.errors import Undeliverable
 from compensation.service_layer.stipends import reverse_award
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock
 from mc_events.contracts.compensation import StipendReversalReason
+from mc_platform.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from compensation.domain.versions import (
     version_key,
 )
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock
-from mc_events.refusals import Conflict, NotFound
+from mc_platform.clock import Clock
+from mc_platform.refusals import Conflict, NotFound
 
 R = TypeVar("R", StipendRule, SalaryLaneRule)
 

@@ -51,9 +51,9 @@ from compensation.domain.rules import (
 )
 from compensation.service_layer.errors import Undeliverable
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock
 from mc_events.contracts.compensation import DeferralCancellationReason, StipendReversalReason
-from mc_events.refusals import Invalid, NotFound
+from mc_platform.clock import Clock
+from mc_platform.refusals import Invalid, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from compensation.domain import ids
 from compensation.domain.lanes import SalaryLaneRule
 from compensation.domain.rules import StipendRule
 from mc_events.contracts.base import Event
-from mc_events.unit_of_work import UnitOfWork as _BaseUnitOfWork
+from mc_platform.unit_of_work import UnitOfWork as _BaseUnitOfWork
 
 
 class UnitOfWork(_BaseUnitOfWork):

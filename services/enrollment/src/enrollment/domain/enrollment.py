@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from mc_events.contracts.common import Purpose
 from mc_events.contracts.review import MisconductKind
-from mc_events.refusals import Conflict
+from mc_platform.refusals import Conflict
 
 
 class EnrollmentStatus(StrEnum):

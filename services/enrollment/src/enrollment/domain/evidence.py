@@ -13,7 +13,7 @@ from datetime import datetime
 from mc_events.contracts.common import CriterionResult, EvidenceKind
 from mc_events.contracts.enrollment import CompletenessProblemKind
 from mc_events.contracts.review import MisconductKind, ReviewOutcome
-from mc_events.refusals import ContentTooLarge, Invalid, UnsupportedMediaType
+from mc_platform.refusals import ContentTooLarge, Invalid, UnsupportedMediaType
 
 FILE_KINDS = frozenset({EvidenceKind.VIDEO, EvidenceKind.DOCUMENT, EvidenceKind.STUDENT_WORK})
 

@@ -26,7 +26,7 @@ from mc_events.consumer import Handler
 from mc_events.contracts.base import Event
 from mc_events.contracts.catalog import MicroCredentialPublished, MicroCredentialRetired
 from mc_events.contracts.review import Assigned, AssignmentEscalated, Decided
-from mc_events.unit_of_work import consumer_handler
+from mc_platform.unit_of_work import consumer_handler
 
 HANDLERS: dict[type[Event], Handler] = {
     MicroCredentialPublished: consumer_handler(UnitOfWork, enrollments.on_published),

@@ -22,8 +22,8 @@ from enrollment.config import Settings
 from enrollment.metrics import EnrollmentMetrics
 from enrollment.service_layer.deadlines import SweepResult, sweep
 from enrollment.service_layer.unit_of_work import UnitOfWork
-from mc_events.clock import Clock
-from mc_events.service import ServiceRuntime, Worker, every
+from mc_platform.clock import Clock
+from mc_platform.service import ServiceRuntime, Worker, every
 
 log = logging.getLogger(__name__)
 

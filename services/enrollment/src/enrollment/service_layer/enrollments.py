@@ -18,7 +18,7 @@ from enrollment.service_layer.unit_of_work import UnitOfWork
 from mc_events.contracts.catalog import MicroCredentialPublished, MicroCredentialRetired
 from mc_events.contracts.common import Purpose
 from mc_events.envelope import Received
-from mc_events.refusals import Conflict, NotFound
+from mc_platform.refusals import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 

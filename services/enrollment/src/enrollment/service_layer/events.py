@@ -27,7 +27,7 @@ from mc_events.contracts.enrollment import (
     SubmissionReturnedIncomplete,
     Withdrawn,
 )
-from mc_events.unit_of_work import UnitOfWork
+from mc_platform.unit_of_work import UnitOfWork
 
 _EVENT_NAMESPACE = uuid.UUID("0f4a1c52-3f39-4d0e-9a55-7d1c6f2b8e41")
 

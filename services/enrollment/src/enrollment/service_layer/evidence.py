@@ -39,7 +39,7 @@ from mc_events.consumer import NonRetryableError
 from mc_events.contracts.common import EvidenceKind
 from mc_events.contracts.review import Assigned, AssignmentEscalated, Decided, EscalationOutcome
 from mc_events.envelope import Received
-from mc_events.refusals import NotFound
+from mc_platform.refusals import NotFound
 
 log = logging.getLogger(__name__)
 

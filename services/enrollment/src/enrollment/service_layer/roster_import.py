@@ -42,7 +42,7 @@ from mc_events.contracts.roster import (
     EducatorUpdated,
     License,
 )
-from mc_events.refusals import ContentTooLarge, Invalid, NotFound
+from mc_platform.refusals import ContentTooLarge, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 

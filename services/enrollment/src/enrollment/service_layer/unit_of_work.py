@@ -5,7 +5,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from enrollment.adapters.enrollment_repository import CatalogRepository, EnrollmentRepository
 from enrollment.adapters.evidence_repository import EvidenceRepository
 from enrollment.adapters.roster_repository import RosterRepository
-from mc_events.unit_of_work import UnitOfWork as _BaseUnitOfWork
+from mc_platform.unit_of_work import UnitOfWork as _BaseUnitOfWork
 
 
 class UnitOfWork(_BaseUnitOfWork):

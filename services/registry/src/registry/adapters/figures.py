@@ -1,5 +1,5 @@
 """The queries behind the registry's business gauges (``entrypoints/business_metrics.py``): one
-row per labelled value, as :mod:`mc_events.db_gauges` reads them."""
+row per labelled value, as :mod:`mc_platform.db_gauges` reads them."""
 
 from __future__ import annotations
 

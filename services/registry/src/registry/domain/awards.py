@@ -18,7 +18,7 @@ from enum import StrEnum
 from mc_events.contracts.common import Credits, CriterionResult, Purpose
 from mc_events.contracts.registry import RevocationReason
 from mc_events.contracts.review import MisconductKind
-from mc_events.refusals import Conflict
+from mc_platform.refusals import Conflict
 from registry.domain.catalog import MicroCredential
 
 # Namespace of credential ids: one credential per enrollment, so the id is derived from it and

@@ -25,7 +25,7 @@ from mc_events.contracts.common import (
     Purpose,
     RubricCriterion,
 )
-from mc_events.refusals import Conflict, Forbidden
+from mc_platform.refusals import Conflict, Forbidden
 from registry.domain.qa import QaAction, QaStatus, QaStep, QaWorkflow
 
 

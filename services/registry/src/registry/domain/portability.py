@@ -39,7 +39,7 @@ from enum import StrEnum
 from typing import Any
 
 from mc_events.contracts.common import Credits
-from mc_events.refusals import Invalid
+from mc_platform.refusals import Invalid
 
 
 class ImportRefused(Invalid):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from mc_events.refusals import Conflict, Invalid
+from mc_platform.refusals import Conflict, Invalid
 
 
 class QaStatus(StrEnum):

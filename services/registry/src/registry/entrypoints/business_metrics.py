@@ -1,5 +1,5 @@
 """The registry's business gauges, read from its database by the ``business-metrics`` worker
-(see :mod:`mc_events.db_gauges`): the same figures on every replica, whatever restarted.
+(see :mod:`mc_platform.db_gauges`): the same figures on every replica, whatever restarted.
 
 * ``registry_credentials_issued``: credentials issued, all time (a reissue is a new one);
 * ``registry_credentials{status}``: credentials by current status (active, suspended,
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from mc_events import db_gauges
-from mc_events.service import ServiceRuntime, Worker
+from mc_platform import db_gauges
+from mc_platform.service import ServiceRuntime, Worker
 from registry.adapters.figures import by_status_query, issued_query, renewal_credits_query
 from registry.domain.awards import CredentialStatus
 

@@ -1,5 +1,5 @@
 """Inbound events of the registry service, each handed to one service-layer function in the
-consumer's transaction (:func:`mc_events.unit_of_work.consumer_handler`: the unit of work joins
+consumer's transaction (:func:`mc_platform.unit_of_work.consumer_handler`: the unit of work joins
 it; the runtime commits, with the inbox row).
 
 Topics are shared, so the registry sees events about things it may not know:
@@ -22,7 +22,6 @@ Topics are shared, so the registry sees events about things it may not know:
 
 from __future__ import annotations
 
-from mc_events.clock import Clock
 from mc_events.consumer import Handler, NonRetryableError
 from mc_events.contracts.base import Event
 from mc_events.contracts.catalog import StackPublished
@@ -30,8 +29,9 @@ from mc_events.contracts.enrollment import Enrolled
 from mc_events.contracts.review import Decided, RevocationRequested
 from mc_events.contracts.roster import EducatorRegistered, EducatorUpdated
 from mc_events.envelope import Received
-from mc_events.refusals import NotFound
-from mc_events.unit_of_work import consumer_handler
+from mc_platform.clock import Clock
+from mc_platform.refusals import NotFound
+from mc_platform.unit_of_work import consumer_handler
 from registry.domain.awards import AwardError, CredentialStateError
 from registry.service_layer import credentials, licensure
 from registry.service_layer.issuing import Issuance

@@ -40,7 +40,7 @@ from mc_events.fanout import (
     RepublishResult,
     SourceRecord,
 )
-from mc_events.service import ServiceRuntime
+from mc_platform.service import ServiceRuntime
 
 STATE_TYPE = district.STATE_TYPE
 STATE_SOURCE = "/mc/registry/district-fanout"

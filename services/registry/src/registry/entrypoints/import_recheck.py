@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from mc_events.clock import Clock
-from mc_events.service import ServiceRuntime, Worker, every
+from mc_platform.clock import Clock
+from mc_platform.service import ServiceRuntime, Worker, every
 from registry.service_layer import portability
 from registry.service_layer.issuing import Issuance
 from registry.service_layer.unit_of_work import UnitOfWork

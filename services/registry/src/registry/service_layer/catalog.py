@@ -25,7 +25,7 @@ from mc_events.contracts.catalog import (
     StackPublished,
     StackRetired,
 )
-from mc_events.refusals import NotFound
+from mc_platform.refusals import NotFound
 from registry.adapters.catalog_repository import AchievementFilter, Issuer, Listed
 from registry.domain.catalog import (
     AlreadyExists,

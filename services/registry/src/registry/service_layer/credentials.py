@@ -34,7 +34,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from mc_events.clock import Clock
 from mc_events.contracts.base import Event
 from mc_events.contracts.enrollment import Enrolled
 from mc_events.contracts.registry import (
@@ -46,7 +45,8 @@ from mc_events.contracts.registry import (
     RevocationReason,
 )
 from mc_events.contracts.review import Decided, ReviewOutcome, RevocationRequested
-from mc_events.refusals import Invalid, NotFound
+from mc_platform.clock import Clock
+from mc_platform.refusals import Invalid, NotFound
 from registry.adapters.awards_repository import CredentialPage, SigningBacklog, StoredCredential
 from registry.adapters.signing_keys import SigningKey
 from registry.adapters.status_bits import OwnStatusBits

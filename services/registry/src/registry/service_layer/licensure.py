@@ -66,7 +66,7 @@ from mc_events.contracts.registry import (
     StackCompletionReversed,
 )
 from mc_events.contracts.roster import EducatorRegistered, EducatorUpdated
-from mc_events.refusals import NotFound, Unavailable
+from mc_platform.refusals import NotFound, Unavailable
 from registry.adapters.licensure_repository import (
     Completion,
     RenewalContext,

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from mc_events.contracts.registry import CreditPostingReason
-from mc_events.refusals import Conflict, Invalid, NotFound
+from mc_platform.refusals import Conflict, Invalid, NotFound
 from registry.adapters.licensure_repository import ImportRecord
 from registry.domain import proofs, verification
 from registry.domain.ids import event_id

@@ -2,7 +2,7 @@
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mc_events.unit_of_work import UnitOfWork as _BaseUnitOfWork
+from mc_platform.unit_of_work import UnitOfWork as _BaseUnitOfWork
 from registry.adapters.awards_repository import AwardsRepository
 from registry.adapters.catalog_repository import CatalogRepository
 from registry.adapters.district_feed import DistrictFeedRepository

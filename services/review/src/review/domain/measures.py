@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from mc_events.refusals import Invalid
+from mc_platform.refusals import Invalid
 from review.domain.calibration import Agreement
 from review.domain.review import ReviewStatus
 from review.domain.scoring import Outcome

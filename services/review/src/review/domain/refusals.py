@@ -1,4 +1,4 @@
-"""How review says no: refusals (:mod:`mc_events.refusals`), one class per kind of answer.
+"""How review says no: refusals (:mod:`mc_platform.refusals`), one class per kind of answer.
 
 The problem-details handler turns them into HTTP answers; ``detail`` is the message the API has
 always given. Review's refusals carry no ``reason`` (its API never sent one).
@@ -6,7 +6,7 @@ always given. Review's refusals carry no ``reason`` (its API never sent one).
 
 from __future__ import annotations
 
-from mc_events.refusals import Conflict, Forbidden, NotFound
+from mc_platform.refusals import Conflict, Forbidden, NotFound
 
 
 class NoSuch(NotFound):

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mc_events.refusals import Invalid
+from mc_platform.refusals import Invalid
 
 
 class Outcome(StrEnum):

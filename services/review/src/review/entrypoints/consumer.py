@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from mc_events.clock import Clock, utc_now
 from mc_events.consumer import Handler
 from mc_events.contracts.base import Event
 from mc_events.contracts.catalog import MicroCredentialPublished, MicroCredentialRetired
 from mc_events.contracts.enrollment import EvidenceSubmitted
 from mc_events.contracts.roster import EducatorMovedDistrict, EducatorRegistered, EducatorUpdated
 from mc_events.envelope import Received
-from mc_events.unit_of_work import consumer_handler
+from mc_platform.clock import Clock, utc_now
+from mc_platform.unit_of_work import consumer_handler
 from review.service_layer import read_models
 from review.service_layer.assignment import AssignmentPolicy, on_evidence_submitted
 from review.service_layer.unit_of_work import UnitOfWork

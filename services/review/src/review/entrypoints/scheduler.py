@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 
-from mc_events.clock import Clock
-from mc_events.service import ServiceRuntime, Worker, every
+from mc_platform.clock import Clock
+from mc_platform.service import ServiceRuntime, Worker, every
 from review.config import Settings
 from review.domain.measures import MeasuresFilter
 from review.metrics import ReviewMetrics

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from mc_events.clock import Clock
+from mc_platform.clock import Clock
 from review.domain.review import AssignmentStatus
 from review.domain.sla import week_start
 from review.service_layer.assignment import AssignmentPolicy, candidates

@@ -2,7 +2,7 @@
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mc_events.unit_of_work import UnitOfWork as _BaseUnitOfWork
+from mc_platform.unit_of_work import UnitOfWork as _BaseUnitOfWork
 from review.adapters.assessors import AssessorRepository
 from review.adapters.measures import MeasuresRepository
 from review.adapters.read_models import CatalogRepository, RosterRepository

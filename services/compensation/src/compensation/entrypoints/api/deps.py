@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import Depends
 
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.auth import Principal, Role, require
-from mc_events.dependencies import unit_of_work
-from mc_events.refusals import Forbidden
+from mc_platform.auth import Principal, Role, require
+from mc_platform.dependencies import unit_of_work
+from mc_platform.refusals import Forbidden
 
 UoW = Annotated[UnitOfWork, Depends(unit_of_work(UnitOfWork))]
 StateAdmin = Annotated[Principal, Depends(require(Role.STATE_ADMIN))]

@@ -30,7 +30,7 @@ from compensation.entrypoints.api.schemas import (
     PaymentOut,
 )
 from compensation.service_layer import payroll
-from mc_events.dependencies import ClockDep
+from mc_platform.dependencies import ClockDep
 
 MAX_PAGE_SIZE = 100
 

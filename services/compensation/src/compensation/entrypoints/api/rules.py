@@ -21,9 +21,9 @@ from compensation.entrypoints.api.schemas import (
 )
 from compensation.service_layer import rules
 from compensation.service_layer.unit_of_work import UnitOfWork
-from mc_events.auth import Principal
-from mc_events.clock import Clock
-from mc_events.dependencies import ClockDep
+from mc_platform.auth import Principal
+from mc_platform.clock import Clock
+from mc_platform.dependencies import ClockDep
 
 R = TypeVar("R", StipendRule, SalaryLaneRule)
 

@@ -14,7 +14,7 @@ from compensation.entrypoints.api.schemas import (
     EducatorStipendsOut,
 )
 from compensation.service_layer import stipends
-from mc_events.dependencies import ClockDep
+from mc_platform.dependencies import ClockDep
 
 router = APIRouter(tags=["compensation"])
 

@@ -1,5 +1,5 @@
 """Dependencies of the routes: the unit of work, the settings, the evidence store, the metrics
-(the clock is :data:`mc_events.dependencies.ClockDep`, set by ``build(clock=...)``)."""
+(the clock is :data:`mc_platform.dependencies.ClockDep`, set by ``build(clock=...)``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from enrollment.adapters.object_store import LocalObjectStore, ObjectStore, S3Ob
 from enrollment.config import Settings
 from enrollment.metrics import EnrollmentMetrics
 from enrollment.service_layer.unit_of_work import UnitOfWork
-from mc_events.dependencies import Runtime, settings_of, unit_of_work
+from mc_platform.dependencies import Runtime, settings_of, unit_of_work
 
 UoW = Annotated[UnitOfWork, Depends(unit_of_work(UnitOfWork))]
 """A fresh unit of work, not entered: the service-layer command enters and commits it."""

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from enrollment.domain.enrollment import Enrollment
 from enrollment.entrypoints.api.deps import Metrics, UoW
 from enrollment.service_layer import enrollments as commands
-from mc_events.auth import Principal, Role, require
 from mc_events.contracts.common import Purpose
 from mc_events.contracts.review import MisconductKind
-from mc_events.dependencies import ClockDep
-from mc_events.refusals import Forbidden
+from mc_platform.auth import Principal, Role, require
+from mc_platform.dependencies import ClockDep
+from mc_platform.refusals import Forbidden
 
 router = APIRouter(tags=["enrollments"])
 

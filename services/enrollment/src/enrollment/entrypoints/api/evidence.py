@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from enrollment.entrypoints.api.deps import Metrics, SettingsDep, Store, UoW
 from enrollment.service_layer import evidence as commands
-from mc_events.auth import Principal, Role, require
 from mc_events.contracts.review import MisconductKind
-from mc_events.dependencies import ClockDep
+from mc_platform.auth import Principal, Role, require
+from mc_platform.dependencies import ClockDep
 
 router = APIRouter(prefix="/enrollments/{enrollment_id}", tags=["evidence"])
 UPLOADS_PREFIX = "/uploads/"

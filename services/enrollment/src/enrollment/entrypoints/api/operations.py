@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from enrollment.entrypoints.api.deps import SettingsDep, UoW
 from enrollment.service_layer.deadlines import sweep
-from mc_events.auth import Principal, Role, require
-from mc_events.dependencies import ClockDep
+from mc_platform.auth import Principal, Role, require
+from mc_platform.dependencies import ClockDep
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from enrollment.entrypoints.api.deps import Metrics, UoW
 from enrollment.service_layer import roster_import
 from enrollment.service_layer.roster_import import MAX_IMPORT_BYTES
-from mc_events.auth import Principal, Role, require
-from mc_events.dependencies import ClockDep
-from mc_events.refusals import Forbidden
+from mc_platform.auth import Principal, Role, require
+from mc_platform.dependencies import ClockDep
+from mc_platform.refusals import Forbidden
 
 router = APIRouter(prefix="/roster", tags=["roster"])
 

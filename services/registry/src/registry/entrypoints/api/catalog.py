@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from mc_events.auth import Principal, Role
 from mc_events.contracts.common import Purpose
-from mc_events.dependencies import ClockDep
+from mc_platform.auth import Principal, Role
+from mc_platform.dependencies import ClockDep
 from registry.adapters.catalog_repository import AchievementFilter, Issuer, Listed
 from registry.domain.catalog import MicroCredential, MicroCredentialSpec, Stack, StackSpec
 from registry.domain.qa import QaAction, QaStatus, QaStep

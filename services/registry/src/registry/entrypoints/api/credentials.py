@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from mc_events.contracts.registry import RevocationReason
-from mc_events.dependencies import ClockDep
-from mc_events.refusals import Invalid, Refusal
+from mc_platform.dependencies import ClockDep
+from mc_platform.refusals import Invalid, Refusal
 from registry.adapters.signing_keys import SigningKey
 from registry.domain.awards import Award
 from registry.domain.openbadges import key_url

@@ -9,9 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from mc_events.auth import Principal, Role, require
-from mc_events.dependencies import ClockDep, Runtime, unit_of_work
-from mc_events.service import ServiceDefinition
+from mc_platform.auth import Principal, Role, require
+from mc_platform.dependencies import ClockDep, Runtime, unit_of_work
+from mc_platform.service import ServiceDefinition
 from registry.service_layer.issuing import Issuance
 from registry.service_layer.unit_of_work import UnitOfWork
 

@@ -18,8 +18,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from mc_events.auth import Principal, Role, require
-from mc_events.refusals import Forbidden, Refusal
+from mc_platform.auth import Principal, Role, require
+from mc_platform.refusals import Forbidden, Refusal
 from registry.entrypoints.api.deps import UoW
 from registry.service_layer import district_feed
 

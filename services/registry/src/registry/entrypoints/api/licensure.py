@@ -16,11 +16,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from mc_events.auth import CurrentPrincipal, Role
 from mc_events.contracts.common import CreditUnit, Grant
 from mc_events.contracts.registry import CreditPostingReason
-from mc_events.dependencies import ClockDep
-from mc_events.refusals import Forbidden
+from mc_platform.auth import CurrentPrincipal, Role
+from mc_platform.dependencies import ClockDep
+from mc_platform.refusals import Forbidden
 from registry.domain import licensure as rules_of
 from registry.entrypoints.api.deps import IssuanceDep, StateAdmin, UoW
 from registry.service_layer import licensure

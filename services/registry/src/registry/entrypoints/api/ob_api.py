@@ -20,8 +20,8 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from mc_events.auth import CurrentPrincipal, Principal, Role, TokenVerifier
-from mc_events.dependencies import ClockDep
+from mc_platform.auth import CurrentPrincipal, Principal, Role, TokenVerifier
+from mc_platform.dependencies import ClockDep
 from registry.domain.openbadges import OB_V3_CONTEXT, PublicUrls
 from registry.entrypoints.api.deps import IssuanceDep, UoW
 from registry.service_layer import credentials

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mc_events.auth import CurrentPrincipal, Role
 from mc_events.contracts.common import Credits
-from mc_events.dependencies import ClockDep
-from mc_events.refusals import Forbidden
+from mc_platform.auth import CurrentPrincipal, Role
+from mc_platform.dependencies import ClockDep
+from mc_platform.refusals import Forbidden
 from registry.adapters.licensure_repository import ImportRecord
 from registry.domain.portability import (
     IssuerStatus,

@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from mc_events.auth import Principal, Role, require
-from mc_events.dependencies import ClockDep
-from mc_events.refusals import NotFound
+from mc_platform.auth import Principal, Role, require
+from mc_platform.dependencies import ClockDep
+from mc_platform.refusals import NotFound
 from review.adapters.assessors import AssessorRecord, CalibrationRecord
 from review.domain.assignment import (
     Assessor,

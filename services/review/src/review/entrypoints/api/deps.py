@@ -1,5 +1,5 @@
 """Dependencies of the routes: the unit of work, settings, metrics, the assignment policy and
-who the caller is (the clock is :data:`mc_events.dependencies.ClockDep`, the service's
+who the caller is (the clock is :data:`mc_platform.dependencies.ClockDep`, the service's
 ``ServiceDefinition.clock``)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from mc_events.auth import Principal, Role, require
-from mc_events.dependencies import settings_of, unit_of_work
-from mc_events.refusals import Forbidden
+from mc_platform.auth import Principal, Role, require
+from mc_platform.dependencies import settings_of, unit_of_work
+from mc_platform.refusals import Forbidden
 from review.config import Settings
 from review.metrics import ReviewMetrics
 from review.service_layer.assignment import AssignmentPolicy, policy_of

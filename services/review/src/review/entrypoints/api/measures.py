@@ -12,7 +12,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from mc_events.dependencies import ClockDep
+from mc_platform.dependencies import ClockDep
 from review.domain.calibration import Agreement
 from review.domain.measures import MeasuresFilter, Period
 from review.entrypoints.api.deps import StateAdmin, UoW

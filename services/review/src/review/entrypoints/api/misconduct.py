@@ -12,7 +12,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mc_events.contracts.review import MisconductKind
-from mc_events.dependencies import ClockDep
+from mc_platform.dependencies import ClockDep
 from review.domain.review import MisconductCase
 from review.entrypoints.api.deps import Approver, Assessor, Metrics, Policy, UoW, assessor_id_of
 from review.entrypoints.api.scoring import (

@@ -12,7 +12,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from mc_events.dependencies import ClockDep
+from mc_platform.dependencies import ClockDep
 from review.entrypoints.api.deps import Metrics, Policy, SettingsDep, StateAdmin, UoW
 from review.entrypoints.api.misconduct import CaseOut
 from review.entrypoints.scheduler import ReviewScheduler

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mc_events.contracts.enrollment import ArtifactRef
 from mc_events.contracts.review import Decided
-from mc_events.dependencies import ClockDep
+from mc_platform.dependencies import ClockDep
 from review.domain.review import Review, ReviewStatus
 from review.domain.scoring import Criterion, Rubric, Score
 from review.entrypoints.api.deps import Approver, Assessor, Metrics, UoW, assessor_id_of
