@@ -27,13 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_devstack.benchmarking import measured
 from mc_devstack.devinfra.postgres import scratch_database
+from mc_devstack.samples import mc_spec_data
 from mc_events.contracts.common import CriterionResult, Purpose
 from mc_events.contracts.review import Decided, ReviewOutcome
 from mc_events.db import create_engine, session_factory
@@ -56,28 +56,14 @@ CRITERIA = ("planning", "practice", "reflection")
 
 
 def mc_spec(title: str) -> MicroCredentialSpec:
+    """The sample micro-credential (``mc_devstack.samples``) scored on three criteria."""
     levels = [{"id": i, "name": i.title()} for i in ("emerging", "proficient", "exemplary")]
+    rubric = [
+        {"id": c, "name": c.title(), "levels": levels, "required_level_id": "proficient"}
+        for c in CRITERIA
+    ]
     return MicroCredentialSpec.model_validate(
-        {
-            "title": title,
-            "competency": "The educator uses questioning to deepen student thinking.",
-            "description": "Plan, teach and reflect on a lesson.",
-            "criteria_narrative": "Submit a lesson plan, a classroom video and a reflection.",
-            "evidence_requirements": [
-                {"id": "plan", "kind": "document", "prompt": "Lesson plan", "required": True},
-                {"id": "video", "kind": "video", "prompt": "Teaching", "required": True},
-            ],
-            "rubric": [
-                {"id": c, "name": c.title(), "levels": levels, "required_level_id": "proficient"}
-                for c in CRITERIA
-            ],
-            "credits": {"value": str(Decimal("15")), "unit": "pd_hours"},
-            "attempt_cap": 3,
-            "completion_window_days": 180,
-            "cooldown_days": 30,
-            "fee": {"amount_cents": 4000, "payer": "district"},
-            "allowed_purposes": ["license_renewal", "curated_pd"],
-        }
+        mc_spec_data(title=title, rubric=rubric, allowed_purposes=["license_renewal", "curated_pd"])
     )
 
 

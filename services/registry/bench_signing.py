@@ -25,10 +25,10 @@ import asyncio
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from mc_devstack.samples import mc_spec_data
 from mc_events.contracts.common import CriterionResult
 from registry.domain import proof_cache, proofs, status_list, verification
 from registry.domain.awards import PassedDecision, award
@@ -46,28 +46,14 @@ METHOD = f"{URLS.issuer}/keys/key-1"
 
 
 def spec() -> MicroCredentialSpec:
+    """The sample micro-credential (``mc_devstack.samples``) scored on three criteria."""
     levels = [{"id": i, "name": i.title()} for i in ("emerging", "proficient", "exemplary")]
+    rubric = [
+        {"id": c, "name": c.title(), "levels": levels, "required_level_id": "proficient"}
+        for c in ("planning", "practice", "reflection")
+    ]
     return MicroCredentialSpec.model_validate(
-        {
-            "title": "Wait Time After Questioning",
-            "competency": "The educator uses wait time after questions.",
-            "description": "Plan, teach and reflect on a lesson using deliberate wait time.",
-            "criteria_narrative": "Submit a lesson plan, a classroom video and a reflection.",
-            "evidence_requirements": [
-                {"id": "plan", "kind": "document", "prompt": "Lesson plan", "required": True},
-                {"id": "video", "kind": "video", "prompt": "Teaching", "required": True},
-            ],
-            "rubric": [
-                {"id": c, "name": c.title(), "levels": levels, "required_level_id": "proficient"}
-                for c in ("planning", "practice", "reflection")
-            ],
-            "credits": {"value": str(Decimal("15")), "unit": "pd_hours"},
-            "attempt_cap": 3,
-            "completion_window_days": 180,
-            "cooldown_days": 30,
-            "fee": {"amount_cents": 4000, "payer": "district"},
-            "allowed_purposes": ["license_renewal"],
-        }
+        mc_spec_data(rubric=rubric, allowed_purposes=["license_renewal"])
     )
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiokafka import TopicPartition
-from registry_samples import (  # noqa: F401  (the sample definitions: tests import them from here)
+
+from mc_devstack.samples import (  # noqa: F401  (the sample definitions: tests import them here)
     mc_spec_data,
     stack_spec_data,
 )
-
 from mc_devstack.testing import RunningService, running_service, unique_name
 from mc_events import kafka
 from mc_events.consumer import wait_until

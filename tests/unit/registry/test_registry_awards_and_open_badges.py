@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import jsonschema
 import pytest
-from integration.registry.registry_samples import mc_spec_data
 
+from mc_devstack.samples import mc_spec_data
 from mc_events.contracts.common import CriterionResult, Purpose
 from mc_events.contracts.registry import RevocationReason
 from registry.domain import status_list

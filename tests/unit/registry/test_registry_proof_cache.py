@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from integration.registry.registry_samples import mc_spec_data
 
+from mc_devstack.samples import mc_spec_data
 from mc_events.contracts.common import CriterionResult
 from registry.domain import proof_cache, proofs, status_list, verification
 from registry.domain.awards import PassedDecision, award

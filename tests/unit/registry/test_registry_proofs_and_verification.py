@@ -14,9 +14,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from integration.registry.registry_samples import mc_spec_data
 from pyld.documentloader.frozen import FrozenDocumentLoader
 
+from mc_devstack.samples import mc_spec_data
 from mc_events.contracts.common import CriterionResult
 from mc_events.contracts.registry import RevocationReason
 from mc_events.contracts.review import MisconductKind

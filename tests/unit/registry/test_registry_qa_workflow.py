@@ -3,9 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from integration.registry.registry_samples import mc_spec_data, stack_spec_data
 from pydantic import ValidationError
 
+from mc_devstack.samples import mc_spec_data, stack_spec_data
 from registry.domain.catalog import (
     MembersNotApproved,
     MicroCredential,

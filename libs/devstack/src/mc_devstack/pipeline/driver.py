@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from mc_devstack.samples import mc_spec_data
 from mc_platform.auth import DevIssuer, Role
 
 STATE = "TX"
@@ -103,12 +104,12 @@ def fiscal_year(at: datetime, start_month: int = 7) -> int:
 
 
 def mc_spec(title: str, credits: Decimal) -> dict[str, Any]:
-    return {
-        "title": title,
-        "competency": "The educator uses wait time after questions to deepen student thinking.",
-        "description": "Plan, teach and reflect on a lesson using deliberate wait time.",
-        "criteria_narrative": "Submit a lesson plan and a reflection on what changed.",
-        "evidence_requirements": [
+    """The sample micro-credential with what the driver's educators submit: a lesson plan and
+    a short reflection (no video)."""
+    return mc_spec_data(
+        title=title,
+        criteria_narrative="Submit a lesson plan and a reflection on what changed.",
+        evidence_requirements=[
             {"id": "plan", "kind": "document", "prompt": "Lesson plan", "required": True},
             {
                 "id": "reflection",
@@ -119,34 +120,8 @@ def mc_spec(title: str, credits: Decimal) -> dict[str, Any]:
                 "max_words": 800,
             },
         ],
-        "rubric": [
-            {
-                "id": "planning",
-                "name": "Planning",
-                "levels": [
-                    {"id": "emerging", "name": "Emerging"},
-                    {"id": "proficient", "name": "Proficient"},
-                    {"id": "exemplary", "name": "Exemplary"},
-                ],
-                "required_level_id": "proficient",
-            },
-            {
-                "id": "practice",
-                "name": "Practice",
-                "levels": [
-                    {"id": "emerging", "name": "Emerging"},
-                    {"id": "proficient", "name": "Proficient"},
-                ],
-                "required_level_id": "proficient",
-            },
-        ],
-        "credits": {"value": str(credits), "unit": "pd_hours"},
-        "attempt_cap": 3,
-        "completion_window_days": 180,
-        "cooldown_days": 30,
-        "fee": {"amount_cents": 4000, "payer": "district"},
-        "allowed_purposes": ["license_renewal", "curated_pd"],
-    }
+        credits={"value": str(credits), "unit": "pd_hours"},
+    )
 
 
 def school_of(districts: list[str], n: int, schools: int) -> str:

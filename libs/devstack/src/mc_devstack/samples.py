@@ -1,13 +1,17 @@
-"""Sample catalog definitions shared by the registry's tests: its integration tests get them
-from ``registry_it`` (which ``bench/verify.py`` also imports, with only this folder on its
-path), its unit tests as ``integration.registry.registry_samples`` (``tests/`` is on the path:
-``tests/conftest.py`` is there)."""
+"""Sample catalog definitions: the one micro-credential and stack the demo, the pipeline
+driver, the benchmarks and the tests build on (each overriding what it is about).
 
-from decimal import Decimal
+    mc_spec_data(title="Wait Time", credits={"value": "15", "unit": "pd_hours"})
+"""
+
+from __future__ import annotations
+
 from typing import Any
 
 
 def mc_spec_data(**overrides: Any) -> dict[str, Any]:
+    """A complete micro-credential definition as ``POST /micro-credentials`` takes it: three
+    pieces of evidence, a two-criterion rubric, 15 PD hours, district-paid fee."""
     data: dict[str, Any] = {
         "title": "Wait Time After Questioning",
         "competency": "The educator uses wait time after questions to deepen student thinking.",
@@ -46,7 +50,7 @@ def mc_spec_data(**overrides: Any) -> dict[str, Any]:
                 "required_level_id": "proficient",
             },
         ],
-        "credits": {"value": str(Decimal("15")), "unit": "pd_hours"},
+        "credits": {"value": "15", "unit": "pd_hours"},
         "attempt_cap": 3,
         "completion_window_days": 180,
         "cooldown_days": 30,
@@ -58,6 +62,7 @@ def mc_spec_data(**overrides: Any) -> dict[str, Any]:
 
 
 def stack_spec_data(members: list[str], **overrides: Any) -> dict[str, Any]:
+    """A stack of ``members`` (all of them required) granting a designation."""
     data: dict[str, Any] = {
         "name": "Questioning Pathway",
         "description": "Three questioning micro-credentials.",
