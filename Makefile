@@ -61,7 +61,7 @@ rehearse: install ## Run the production Kubernetes overlay and the Compose file 
 lint: install ## ruff, formatting, import rules, the service-layer contract, mypy (strict), schemas up to date and compatible
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/lint-imports --no-cache
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 	@$(VENV)/bin/python -m mc_devstack.service_lint $(wildcard services/*/src)
 	@$(VENV)/bin/mypy libs/events/src libs/platform/src libs/devstack/src services/enrollment/src services/review/src services/registry/src services/compensation/src
 	@$(VENV)/bin/python -m mc_events.schemas check

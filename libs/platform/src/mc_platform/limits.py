@@ -10,8 +10,8 @@ Probes and scrapers (/healthz, /readyz, /metrics) are never limited.
 :func:`install_input_guards` covers what no Pydantic model states: a value PostgreSQL cannot
 store (text with a NUL character, a number beyond its column's range, a date beyond what it
 keeps) is the caller's error, answered 422 (the transaction rolled back: nothing changed), not
-a 500. It also documents the 422 body as it really is: a list of field errors, or the message
-of a rule that refused the request.
+a 500. Every refusal here is a problem (:mod:`mc_platform.problems`): ``reason`` is
+``body_too_large``, ``rate_limited`` or ``unstorable_value``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Public API::
         url = infra.create_database("registry")   # postgresql://postgres@127.0.0.1:P/registry
         infra.kafka_bootstrap, infra.kafka_idempotence
 
-Nothing here is needed in production images (the ``devinfra`` extra).
+Nothing here is needed in production images (the development stack, libs/devstack).
 """
 
 from mc_devstack.devinfra.common import (
