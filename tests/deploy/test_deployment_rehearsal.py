@@ -54,7 +54,7 @@ from mc_platform.auth import DevIssuer
 from mc_platform.dev_identity import self_signed_tls
 from registry.standards import ob3_achievement_credential_schema
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 WAIT = 90.0
 SERVICES = ("enrollment", "review", "registry", "compensation")

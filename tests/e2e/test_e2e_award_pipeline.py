@@ -33,7 +33,7 @@ from mc_events.contracts.review import ReviewOutcome
 from mc_events.kafka import KafkaSettings
 from registry.standards import ob3_achievement_credential_schema
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = pytest.mark.timeout(420)
 
 WAIT = 60.0
 """Seconds any one effect may take to show up (it takes well under one on an idle machine)."""

@@ -16,7 +16,7 @@ import pytest
 from mc_devstack.devinfra.common import find_repo_root, run_root
 from mc_devstack.pipeline.chaos import ChaosOptions, cluster_for, drive
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 
 async def test_a_hundred_awards_under_sigkills_and_a_database_crash_reconcile_exactly_once():

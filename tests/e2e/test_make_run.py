@@ -24,8 +24,6 @@ SERVICES = {
     "compensation": "COMPENSATION",
 }
 
-pytestmark = pytest.mark.slow
-
 
 def free_port() -> int:
     with socket.socket() as s:

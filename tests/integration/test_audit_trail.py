@@ -14,8 +14,6 @@ from mc_devstack.testing import fresh_database_async
 from mc_events.db import create_engine
 from mc_platform import audit
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 async def trail(infra):

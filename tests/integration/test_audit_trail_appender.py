@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mc_devstack.testing import fresh_database_async
 from mc_events.db import create_engine, statements_run
 from mc_platform import audit
-
-pytestmark = pytest.mark.slow
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DECISIONS = [

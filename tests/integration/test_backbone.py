@@ -16,7 +16,6 @@ import sys
 from collections import defaultdict
 
 import backbone_app
-import pytest
 import sqlalchemy as sa
 from backbone_app import counter_contract, effects, failing_keys
 from backbone_helpers import Proc, read_topic
@@ -28,8 +27,6 @@ from mc_events.envelope import parse_record, to_record
 from mc_events.outbox import add_event, add_events
 from mc_events.storage import outbox
 from mc_events.telemetry import tracer
-
-pytestmark = pytest.mark.slow
 
 
 async def effect_rows(db) -> list[tuple[str, str, int]]:

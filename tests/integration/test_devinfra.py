@@ -325,7 +325,6 @@ def test_pid_lock_takes_over_a_stale_file(tmp_path):
     assert not path.exists()
 
 
-@pytest.mark.slow
 def test_supervisor_starts_services_waits_for_ready_and_stops_everything(tmp_path):
     run_dir = tmp_path / "dev"
     ports = {"alpha": free_port(), "beta": free_port()}
@@ -421,7 +420,6 @@ def test_supervisor_starts_services_waits_for_ready_and_stops_everything(tmp_pat
     print(f"supervisor: cold start to ready in {startup:.1f} s")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("behaviour", "expected"),
     [

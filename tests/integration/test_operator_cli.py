@@ -17,8 +17,6 @@ from mc_events import kafka
 from mc_events.operations import ServiceTarget, pipeline_status
 from mc_events.topics import dlq_topic
 
-pytestmark = pytest.mark.slow
-
 CLI = Path(sys.executable).with_name("mc-events")
 
 

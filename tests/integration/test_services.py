@@ -20,8 +20,6 @@ from mc_platform.service import ServiceDefinition, create_app
 
 SERVICES = ["enrollment", "review", "registry", "compensation"]
 
-pytestmark = pytest.mark.slow
-
 
 def definition(name: str, database_url: str, kafka_settings: kafka.KafkaSettings):
     bootstrap = importlib.import_module(f"{name}.bootstrap")
@@ -142,7 +140,7 @@ async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_t
     from registry.bootstrap import build
     from registry.config import Settings
 
-    async with running_service(build, Settings, infra, tmp_path) as svc:
+    async with running_service(build, Settings, infra) as svc:
         assert (await svc.client.get("/readyz")).status_code == 200
         assert svc.runtime.consumers[0].group_id.startswith("registry-")
         headers = svc.auth("admin-1", Role.STATE_ADMIN)
@@ -157,7 +155,7 @@ async def test_business_metrics_defined_on_the_service_registry_are_exported(inf
     from registry.bootstrap import build
     from registry.config import Settings
 
-    async with running_service(build, Settings, infra, tmp_path) as svc:
+    async with running_service(build, Settings, infra) as svc:
         awards = Counter(
             "registry_test_awards", "Awards in this test", registry=svc.definition.registry
         )
@@ -177,7 +175,7 @@ async def test_a_streamed_body_over_the_limit_is_a_clean_413_through_the_whole_a
         for _ in range(10):
             yield b"x" * 100
 
-    async with running_service(build, Settings, infra, tmp_path, max_body_bytes=500) as svc:
+    async with running_service(build, Settings, infra, max_body_bytes=500) as svc:
         admin = svc.auth("admin-1", Role.STATE_ADMIN)
         response = await svc.client.post("/issuers", content=chunks(), headers=admin)
         assert response.status_code == 413

@@ -17,7 +17,7 @@ from mc_events import kafka
 
 @pytest.fixture
 async def svc(infra, tmp_path) -> AsyncIterator[RunningService]:
-    async with running_service(build, Settings, infra, tmp_path) as service:
+    async with running_service(build, Settings, infra) as service:
         yield service
 
 

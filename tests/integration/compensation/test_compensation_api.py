@@ -20,8 +20,6 @@ from mc_events.dlq import list_dead_letters, replay_dead_letters
 from mc_events.topics import CREDENTIALS
 from mc_platform.auth import Role
 
-pytestmark = pytest.mark.slow
-
 
 async def test_routes_require_a_token_and_the_right_role(svc):
     r = await svc.client.post("/stipend-rules", json=florida_rule("x"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from compensation_helpers import (
     add_teachers,
     clock,
@@ -24,8 +23,6 @@ from compensation.service_layer.stipends import AwardResult, apply_award, revers
 from mc_devstack.testing import RunningService, unique_name
 from mc_events.contracts.compensation import StipendReversalReason
 from mc_platform.auth import Role
-
-pytestmark = pytest.mark.slow
 
 
 async def award_concurrently(svc: RunningService, awards: list[Award]) -> list[AwardResult]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from compensation_helpers import (
     AWARDED_AT,
     add_teachers,
@@ -36,8 +35,6 @@ from mc_events.contracts.compensation import (
     StipendReversalReason,
 )
 from mc_platform.auth import Role
-
-pytestmark = pytest.mark.slow
 
 
 async def test_a_revoked_deferral_is_cancelled_once_and_never_paid(svc, producer):

@@ -7,7 +7,6 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from compensation_helpers import (
     awarded,
@@ -30,8 +29,6 @@ from mc_events.contracts.compensation import StipendApproved, StipendDeferred, S
 from mc_events.topics import CREDENTIALS, ROSTER
 from mc_platform import audit
 from mc_platform.auth import Role
-
-pytestmark = pytest.mark.slow
 
 
 async def test_duplicated_redelivered_and_replayed_award_pays_once(svc, producer, infra):

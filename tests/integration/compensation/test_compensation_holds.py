@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from compensation_helpers import (
     add_teachers,
     awarded,
@@ -33,8 +32,6 @@ from compensation.service_layer.stipends import apply_award, reverse_award
 from mc_devstack.testing import RunningService, unique_name
 from mc_events.contracts.compensation import StipendReversalReason
 from mc_platform.auth import Role
-
-pytestmark = pytest.mark.slow
 
 SUSPENDED_AT = datetime(2025, 10, 20, tzinfo=UTC)
 REINSTATED_AT = datetime(2025, 11, 20, tzinfo=UTC)

@@ -28,8 +28,6 @@ from mc_devstack.testing import RunningService, unique_name
 from mc_events.contracts.compensation import StipendReversalReason
 from mc_platform.auth import Role
 
-pytestmark = pytest.mark.slow
-
 COMPLETED = datetime(2025, 10, 1, 15, tzinfo=UTC)
 REVERSED = datetime(2025, 11, 1, tzinfo=UTC)
 

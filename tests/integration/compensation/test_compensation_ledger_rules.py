@@ -28,8 +28,6 @@ from mc_events.contracts.common import Grant, GrantKind
 from mc_events.contracts.registry import StackCompleted
 from mc_platform.auth import Role
 
-pytestmark = pytest.mark.slow
-
 
 async def paid_entry(svc):
     fl = await setup_florida(svc, budget_cents=1_000_000)

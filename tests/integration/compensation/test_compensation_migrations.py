@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from alembic import command
 
 from compensation.bootstrap import MIGRATIONS
 from mc_devstack.testing import fresh_database_async
 from mc_platform import migrations
-
-pytestmark = pytest.mark.slow
 
 
 async def test_migrations_downgrade_and_upgrade_again(infra):

@@ -8,7 +8,6 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-import pytest
 from compensation_helpers import (
     add_teachers,
     clock,
@@ -28,8 +27,6 @@ from mc_events.contracts.compensation import (
     StipendReversalReason,
 )
 from mc_platform.auth import Role
-
-pytestmark = pytest.mark.slow
 
 PERIOD = {"pay_period_start": "2025-10-01", "pay_period_end": "2025-10-15"}
 

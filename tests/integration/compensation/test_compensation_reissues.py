@@ -47,8 +47,6 @@ from mc_events.dlq import list_dead_letters
 from mc_events.topics import CREDENTIALS
 from mc_platform.auth import Role
 
-pytestmark = pytest.mark.slow
-
 SUSPENDED_AT = datetime(2025, 10, 20, tzinfo=UTC)
 REINSTATED_AT = datetime(2025, 10, 25, tzinfo=UTC)
 

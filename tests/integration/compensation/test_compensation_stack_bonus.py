@@ -23,8 +23,6 @@ from compensation.service_layer.stipends import AwardResult, apply_award
 from mc_devstack.testing import RunningService, unique_name
 from mc_platform.auth import Role
 
-pytestmark = pytest.mark.slow
-
 
 def stack(educator: str, district: str, stack_id: str = "stack-x") -> Award:
     return Award(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from compensation_helpers import (
     completed,
     completion_reversed,
@@ -33,8 +32,6 @@ from mc_events.contracts.compensation import (
     StipendReversed,
 )
 from mc_platform.auth import Role
-
-pytestmark = pytest.mark.slow
 
 
 async def test_completion_pays_a_bonus_and_moves_the_lane_once_and_reversal_takes_both_back(

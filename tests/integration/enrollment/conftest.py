@@ -47,7 +47,7 @@ async def svc(infra, tmp_path, svc_settings):
         **svc_settings,
     }
     async with running_service(
-        functools.partial(build, clock=clock), Settings, infra, tmp_path, relay=False, **settings
+        functools.partial(build, clock=clock), Settings, infra, relay=False, **settings
     ) as running:
         running.clock = clock
         running.evidence_dir = Path(settings["evidence_dir"])

@@ -281,7 +281,6 @@ async def test_a_failed_sweep_is_counted_and_the_scheduler_keeps_going(svc, infr
     assert sample(svc, "enrollment_deadline_sweeps_total", outcome="failed") == 1
 
 
-@pytest.mark.slow  # starts a Python process
 async def test_the_sweep_runs_once_from_the_command_line(svc, infra):
     # The command line runs on the real clock: enroll far enough back for the deadline to pass.
     svc.clock.now = datetime.now(UTC) - 100 * DAY

@@ -73,7 +73,7 @@ async def test_awards_reach_their_district_topic_unchanged_and_state_per_credent
     district_id = unique_name("D.lea")  # a dot: escaped in the topic name
     other = unique_name("lea-other")
     educators = [unique_name("TX"), unique_name("TX")]
-    async with running_service(build, Settings, infra, tmp_path, consumers=False) as svc:
+    async with running_service(build, Settings, infra, consumers=False) as svc:
         sent: list[str] = []
         awards = [awarded(e, district_id, n) for e in educators for n in (1, 2)]
         async with svc.runtime.sessions() as session, session.begin():

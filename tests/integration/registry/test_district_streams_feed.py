@@ -54,7 +54,6 @@ async def svc(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
         build,
         Settings,
         infra,
-        tmp_path_factory.mktemp("district-feed"),
         relay=False,
         consumers=False,
         district_fanout=False,

@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 from district_streams_it import awarded, header, kafka_settings, revoked
 
 from mc_devstack.testing import unique_name
@@ -23,8 +22,6 @@ from mc_events.envelope import to_record
 from mc_events.fanout import FanOut
 from mc_events.topics import Topic, ensure_topics
 from registry.entrypoints import district_fanout
-
-pytestmark = pytest.mark.slow
 
 CLI = Path(sys.executable).with_name("mc-events")
 

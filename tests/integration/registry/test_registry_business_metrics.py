@@ -75,9 +75,7 @@ async def registry_gauges(client: Any) -> dict[tuple[str, tuple[Any, ...]], floa
 
 
 async def test_refresh_exports_credentials_by_status_and_renewal_credits(infra, tmp_path) -> None:
-    async with running_service(
-        build, Settings, infra, tmp_path, relay=False, consumers=False
-    ) as svc:
+    async with running_service(build, Settings, infra, relay=False, consumers=False) as svc:
         statuses = [
             CredentialStatus.ACTIVE,
             CredentialStatus.ACTIVE,

@@ -66,7 +66,6 @@ async def registry(infra, tmp_path_factory) -> AsyncIterator[RunningService]:
         build,
         Settings,
         infra,
-        tmp_path_factory.mktemp("registry-foreign"),
         status_fetch_timeout_seconds=2.0,
     ) as svc:
         yield svc

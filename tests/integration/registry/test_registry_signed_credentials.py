@@ -82,7 +82,6 @@ async def signer_registry(infra, tmp_path_factory) -> AsyncIterator[RunningServi
         functools.partial(build, clock=CLOCK),
         Settings,
         infra,
-        tmp_path_factory.mktemp("registry-signing"),
         credential_validity_days=365,
         suspension_sweep_interval_seconds=0.2,
     ) as svc:

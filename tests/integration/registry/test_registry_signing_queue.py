@@ -34,7 +34,6 @@ async def paused_signer(infra, tmp_path_factory) -> AsyncIterator[RunningService
         build,
         Settings,
         infra,
-        tmp_path_factory.mktemp("registry-signing-queue"),
         signing_interval_seconds=3600,
     ) as svc:
         yield svc

@@ -61,7 +61,7 @@ async def review_service(infra, tmp_path, clock=None, **overrides):
     clock = clock or (lambda: NOW)
 
     async with running_service(
-        lambda settings: build(settings, clock=clock), Settings, infra, tmp_path, **overrides
+        lambda settings: build(settings, clock=clock), Settings, infra, **overrides
     ) as svc:
         yield svc
 

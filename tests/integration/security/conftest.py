@@ -25,7 +25,6 @@ async def services(infra, tmp_path_factory) -> AsyncIterator[dict[str, RunningSe
                     build,
                     settings_class,
                     infra,
-                    tmp_path_factory.mktemp(f"security-{name}"),
                     relay=False,
                     consumers=False,
                     # The matrix and Schemathesis send thousands of requests from one test.

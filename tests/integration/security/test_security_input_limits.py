@@ -19,8 +19,6 @@ from security_support import CLAIMS, MATRIX, PUBLIC, SERVICES, fresh
 from mc_devstack.testing import RunningService
 from mc_platform.auth import Role
 
-pytestmark = pytest.mark.slow
-
 PAGING = {"page", "page_size", "limit", "per_page", "max_results"}
 MULTIPART = {"enrollment": {("POST", "/roster/imports")}}
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from security_support import MC_SPEC, STACK_SPEC, fresh
 
 from mc_devstack.testing import RunningService
@@ -30,8 +29,6 @@ from mc_events.contracts.common import (
 )
 from mc_events.contracts.enrollment import ArtifactRef, EvidenceSubmitted
 from mc_platform.auth import Role
-
-pytestmark = pytest.mark.slow
 
 NOW = datetime.now(UTC)
 

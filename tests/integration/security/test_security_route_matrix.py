@@ -30,8 +30,6 @@ from mc_devstack.testing import RunningService
 from mc_events.storage import outbox
 from mc_platform.auth import DEV_ISSUER, DevIssuer, Role
 
-pytestmark = pytest.mark.slow
-
 PROTECTED = [
     pytest.param(name, key, case, id=f"{name} {key[0]} {key[1]}")
     for name in SERVICES

@@ -32,8 +32,6 @@ from security_support import CLAIMS, MATRIX, SERVICES
 
 from mc_devstack.testing import RunningService
 
-pytestmark = pytest.mark.slow
-
 POSITIVE = 8
 NEGATIVE = 4
 CHECKS = [

@@ -22,8 +22,6 @@ import pytest
 from mc_platform.auth import AuthError, AuthSettings, Role, TokenVerifier
 from mc_platform.dev_identity import main, self_signed_tls
 
-pytestmark = pytest.mark.slow
-
 ISSUER_PATH = "idp.test"
 
 

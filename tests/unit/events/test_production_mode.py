@@ -289,7 +289,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.slow
 def test_python_m_registry_serve_refuses_production_with_one_dev_default(tmp_path):
     """The real process: everything production-ready but the signing KEK."""
     env = {

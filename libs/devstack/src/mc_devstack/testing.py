@@ -20,10 +20,12 @@ then::
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -212,25 +214,38 @@ class RunningService:
         return {"Authorization": f"Bearer {self.issuer.mint(subject, roles, **claims)}"}
 
 
+_issuer: list[DevIssuer] = []
+
+
+def _test_issuer() -> DevIssuer:
+    """One development token issuer per test process (an RSA key costs tens of ms to make):
+    every service a test starts trusts it; its folder goes when the process ends."""
+    if not _issuer:
+        directory = Path(tempfile.mkdtemp(prefix="mc-test-issuer-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        _issuer.append(DevIssuer(directory))
+    return _issuer[0]
+
+
 @asynccontextmanager
 async def running_service(
     build: Callable[..., ServiceDefinition],
     settings_class: type[ServiceSettings],
     infra: Infra,
-    tmp_path: Path,
     *,
     relay: bool = True,
     consumers: bool = True,
     **overrides: Any,
 ) -> AsyncIterator[RunningService]:
-    """Start a service against a fresh, migrated database and the session's broker, with a
-    development token issuer and its own consumer group (topics are shared by the session, so
-    consumers start from the beginning of them: handlers must tolerate other tests' events).
+    """Start a service against a fresh, migrated database and the session's broker, with the
+    process's development token issuer and its own consumer group (topics are shared by the
+    session, so consumers start from the beginning of them: handlers must tolerate other
+    tests' events).
 
-        async with running_service(build, Settings, infra, tmp_path) as svc:
+        async with running_service(build, Settings, infra) as svc:
             r = await svc.client.get("/achievements", headers=svc.auth("a", Role.STATE_ADMIN))
     """
-    issuer = DevIssuer(tmp_path / f"auth-{uuid.uuid4().hex[:6]}")
+    issuer = _test_issuer()
     probe = build(settings_class(database_url="postgresql://unused/x"))
     database_url = await migrated_database_url(infra, probe.migrations_dir, probe.name)
     settings = settings_class(

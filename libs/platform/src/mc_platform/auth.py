@@ -269,14 +269,15 @@ class DevIssuer:
         path = self.directory / f"{kid}.pem"
         path.write_bytes(pem)
         path.chmod(0o600)
+        self._loaded[path] = key
         self._write_jwks()
         return kid
 
     def _write_jwks(self) -> None:
         keys = []
         for path in self._keys():
-            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))  # type: ignore[arg-type]
+            private = self._private(path)
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
             jwk.update(kid=path.stem, use="sig", alg="RS256")
             keys.append(jwk)
         tmp = self.jwks_path.with_suffix(".tmp")
