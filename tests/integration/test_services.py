@@ -132,9 +132,7 @@ async def test_without_a_broker_the_service_serves_its_database_and_reports_read
             assert (await client.get("/openapi.json")).status_code == 200
 
 
-async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_token_issuer(
-    infra, tmp_path
-):
+async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_token_issuer(infra):
     from mc_devstack.testing import running_service
     from mc_platform.auth import Role
     from registry.bootstrap import build
@@ -148,7 +146,7 @@ async def test_the_in_process_harness_runs_a_service_with_its_own_database_and_t
         assert principal.roles == {Role.STATE_ADMIN}
 
 
-async def test_business_metrics_defined_on_the_service_registry_are_exported(infra, tmp_path):
+async def test_business_metrics_defined_on_the_service_registry_are_exported(infra):
     from prometheus_client import Counter
 
     from mc_devstack.testing import running_service
@@ -165,7 +163,7 @@ async def test_business_metrics_defined_on_the_service_registry_are_exported(inf
     assert "registry_outbox_backlog" in metrics
 
 
-async def test_a_streamed_body_over_the_limit_is_a_clean_413_through_the_whole_app(infra, tmp_path):
+async def test_a_streamed_body_over_the_limit_is_a_clean_413_through_the_whole_app(infra):
     from mc_devstack.testing import running_service
     from mc_platform.auth import Role
     from registry.bootstrap import build

@@ -16,7 +16,7 @@ from mc_events import kafka
 
 
 @pytest.fixture
-async def svc(infra, tmp_path) -> AsyncIterator[RunningService]:
+async def svc(infra) -> AsyncIterator[RunningService]:
     async with running_service(build, Settings, infra) as service:
         yield service
 

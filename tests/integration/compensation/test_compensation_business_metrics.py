@@ -80,9 +80,7 @@ def expected(approved: float, clawed_back: float, paid: float, held: float, held
     }
 
 
-async def test_refresh_exports_the_ledger_sums_and_a_restart_exports_them_again(
-    infra, tmp_path
-) -> None:
+async def test_refresh_exports_the_ledger_sums_and_a_restart_exports_them_again(infra) -> None:
     async with running_service(build, Settings, infra, relay=False, consumers=False) as svc:
         # The worker's first refresh, at start-up, read an empty ledger.
         assert await wait_until(lambda: _has_gauges(svc.client), 20)

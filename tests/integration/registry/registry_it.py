@@ -176,7 +176,7 @@ def enrolled(decision: Decided, purpose: Purpose) -> Enrolled:
 
 
 @pytest.fixture(scope="module")
-async def registry(infra, tmp_path_factory) -> AsyncIterator[RunningService]:
+async def registry(infra) -> AsyncIterator[RunningService]:
     async with running_service(build, Settings, infra) as svc:
         yield svc
 

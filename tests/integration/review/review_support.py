@@ -55,7 +55,7 @@ class SettableClock:
 
 
 @asynccontextmanager
-async def review_service(infra, tmp_path, clock=None, **overrides):
+async def review_service(infra, clock=None, **overrides):
     """The review service on a fresh database, with the clock fixed at NOW (API, consumer and
     scheduler) unless a ``clock`` is given."""
     clock = clock or (lambda: NOW)

@@ -21,8 +21,8 @@ RECORD = {
 }
 
 
-async def test_state_admin_creates_replaces_and_lists_assessors(infra, tmp_path):
-    async with review_service(infra, tmp_path) as svc:
+async def test_state_admin_creates_replaces_and_lists_assessors(infra):
+    async with review_service(infra) as svc:
         created = await svc.client.put("/assessors/as-1", json=RECORD, headers=admin(svc))
         assert created.status_code == 201, created.text
         body = created.json()
@@ -45,8 +45,8 @@ async def test_state_admin_creates_replaces_and_lists_assessors(infra, tmp_path)
         assert listed.json()[0]["weekly_capacity"] == 3
 
 
-async def test_an_assessor_sees_only_their_own_record(infra, tmp_path):
-    async with review_service(infra, tmp_path) as svc:
+async def test_an_assessor_sees_only_their_own_record(infra):
+    async with review_service(infra) as svc:
         for name in ("as-1", "as-2"):
             await svc.client.put(f"/assessors/{name}", json=RECORD, headers=admin(svc))
         me = svc.auth("u1", Role.ASSESSOR, assessor_id="as-1")
@@ -66,8 +66,8 @@ BAD_CHANGES = [
 ]
 
 
-async def test_bad_assessor_records_are_refused_and_change_nothing(infra, tmp_path):
-    async with review_service(infra, tmp_path) as svc:
+async def test_bad_assessor_records_are_refused_and_change_nothing(infra):
+    async with review_service(infra) as svc:
         for change in BAD_CHANGES:
             r = await svc.client.put(
                 "/assessors/as-1", json={**RECORD, **change}, headers=admin(svc)
@@ -76,8 +76,8 @@ async def test_bad_assessor_records_are_refused_and_change_nothing(infra, tmp_pa
         assert (await svc.client.get("/assessors/as-1", headers=admin(svc))).status_code == 404
 
 
-async def test_the_roster_needs_a_state_admin_token(infra, tmp_path):
-    async with review_service(infra, tmp_path) as svc:
+async def test_the_roster_needs_a_state_admin_token(infra):
+    async with review_service(infra) as svc:
         assert (await svc.client.put("/assessors/as-1", json=RECORD)).status_code == 401
         for role in (Role.EDUCATOR, Role.DISTRICT_ADMIN, Role.APPROVER):
             headers = svc.auth("x", role, educator_id="x", district_id="lea-3")
@@ -88,8 +88,8 @@ async def test_the_roster_needs_a_state_admin_token(infra, tmp_path):
         assert (await svc.client.get("/reviews/whatever", headers=educator)).status_code == 403
 
 
-async def test_the_roster_is_paged_by_assessor_id_without_overlap_or_gaps(infra, tmp_path):
-    async with review_service(infra, tmp_path) as svc:
+async def test_the_roster_is_paged_by_assessor_id_without_overlap_or_gaps(infra):
+    async with review_service(infra) as svc:
         names = [f"as-{n:02d}" for n in (7, 3, 11, 1, 5)]  # created out of order
         for name in names:
             r = await svc.client.put(f"/assessors/{name}", json=RECORD, headers=admin(svc))

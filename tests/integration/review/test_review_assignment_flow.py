@@ -30,9 +30,9 @@ from mc_events.db import execute_core
 from review.adapters.tables import assignments
 
 
-async def test_submission_is_assigned_to_the_eligible_assessor_and_published(infra, tmp_path):
+async def test_submission_is_assigned_to_the_eligible_assessor_and_published(infra):
     mc_id, competency = uid("mc"), uid("competency")
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         # Tie-break by id would favour the a-... assessors; each is ineligible for one reason.
         await put_assessor(svc, "a-same-district", district_id="lea-home")
         await put_assessor(svc, "a-same-school", school_id="sch-home")
@@ -78,9 +78,9 @@ async def test_submission_is_assigned_to_the_eligible_assessor_and_published(inf
         assert out["due_at"].startswith("2026-03-09T15:00:00")
 
 
-async def test_redelivered_submission_creates_one_assignment(infra, tmp_path):
+async def test_redelivered_submission_creates_one_assignment(infra):
     mc_id = uid("mc")
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         await put_assessor(svc, "rater-1", qualifications=qualified_for(mc_id))
         await put_assessor(svc, "rater-2", qualifications=qualified_for(mc_id))
         event = submitted(mc_id)
@@ -104,10 +104,10 @@ async def test_redelivered_submission_creates_one_assignment(infra, tmp_path):
         assert len(await outbox_events(svc, event.enrollment_id)) == 1
 
 
-async def test_the_educators_whole_supervision_chain_is_excluded(infra, tmp_path):
+async def test_the_educators_whole_supervision_chain_is_excluded(infra):
     mc_id = uid("mc")
     educator, boss, big_boss = uid("edu"), uid("boss"), uid("bigboss")
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         # The chain crosses districts (e.g. a regional lead), so only the chain rule applies.
         events = [
             registered(educator, "lea-home", supervisor_id=boss),
@@ -147,9 +147,9 @@ async def test_the_educators_whole_supervision_chain_is_excluded(infra, tmp_path
         assert [a["assessor_id"] for a in review["assignments"]] == ["a-big-boss"]
 
 
-async def test_a_waiting_submission_is_assigned_when_an_assessor_becomes_eligible(infra, tmp_path):
+async def test_a_waiting_submission_is_assigned_when_an_assessor_becomes_eligible(infra):
     mc_id = uid("mc")
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         await put_assessor(
             svc,
             "trainee",
@@ -177,9 +177,9 @@ async def test_a_waiting_submission_is_assigned_when_an_assessor_becomes_eligibl
         ]
 
 
-async def test_double_rating_assigns_two_distinct_raters(infra, tmp_path):
+async def test_double_rating_assigns_two_distinct_raters(infra):
     mc_id = uid("mc")
-    async with review_service(infra, tmp_path, raters_per_submission=2) as svc:
+    async with review_service(infra, raters_per_submission=2) as svc:
         for name in ("r1", "r2", "r3"):
             await put_assessor(svc, name, qualifications=qualified_for(mc_id))
         event = submitted(mc_id)

@@ -35,9 +35,9 @@ def run(agreeing: int, total: int = 10) -> dict:
     return {"results": results}
 
 
-async def test_calibration_below_threshold_gates_assignment_until_a_run_passes(infra, tmp_path):
+async def test_calibration_below_threshold_gates_assignment_until_a_run_passes(infra):
     mc_id = uid("mc")
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         await put_assessor(
             svc, "trainee", calibration_status="untrained", qualifications=qualified_for(mc_id)
         )
@@ -77,8 +77,8 @@ async def test_calibration_below_threshold_gates_assignment_until_a_run_passes(i
         ).status_code == 404
 
 
-async def test_calibration_of_an_unknown_assessor_or_bad_results_is_refused(infra, tmp_path):
-    async with review_service(infra, tmp_path) as svc:
+async def test_calibration_of_an_unknown_assessor_or_bad_results_is_refused(infra):
+    async with review_service(infra) as svc:
         missing = await svc.client.post(
             "/assessors/nobody/calibrations", json=run(10), headers=admin(svc)
         )

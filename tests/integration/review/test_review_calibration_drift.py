@@ -24,9 +24,9 @@ def run(agreeing: int, total: int = 10) -> dict:
     }
 
 
-async def test_drift_report_per_month_and_per_assessor(infra, tmp_path):
+async def test_drift_report_per_month_and_per_assessor(infra):
     clock = SettableClock()
-    async with review_service(infra, tmp_path, clock=clock) as svc:
+    async with review_service(infra, clock=clock) as svc:
         await put_assessor(svc, "a")
         await put_assessor(svc, "b")
         for at, who, agreeing in (

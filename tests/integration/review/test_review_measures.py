@@ -112,8 +112,8 @@ def _mc(body: dict, mc_id: str) -> dict:
     return found
 
 
-async def test_measures_over_all_time_match_the_hand_worked_figures(infra, tmp_path):
-    async with review_service(infra, tmp_path, overdue_sweep_enabled=False) as svc:
+async def test_measures_over_all_time_match_the_hand_worked_figures(infra):
+    async with review_service(infra, overdue_sweep_enabled=False) as svc:
         await _history(svc)
         r = await svc.client.get("/measures", headers=admin(svc))
         assert r.status_code == 200, r.text
@@ -193,8 +193,8 @@ async def test_measures_over_all_time_match_the_hand_worked_figures(infra, tmp_p
             assert line in text, line
 
 
-async def test_measures_filter_by_micro_credential_and_date_range(infra, tmp_path):
-    async with review_service(infra, tmp_path, overdue_sweep_enabled=False) as svc:
+async def test_measures_filter_by_micro_credential_and_date_range(infra):
+    async with review_service(infra, overdue_sweep_enabled=False) as svc:
         await _history(svc)
         r = await svc.client.get(
             "/measures",
@@ -233,8 +233,8 @@ async def test_measures_filter_by_micro_credential_and_date_range(infra, tmp_pat
         assert empty.json()["inter_rater"] == {"pairs": 0, "agreement": None, "kappa": None}
 
 
-async def test_bad_measure_queries_are_refused(infra, tmp_path):
-    async with review_service(infra, tmp_path, overdue_sweep_enabled=False) as svc:
+async def test_bad_measure_queries_are_refused(infra):
+    async with review_service(infra, overdue_sweep_enabled=False) as svc:
         for params in (
             {"since": T.isoformat(), "until": (T - DAY).isoformat()},
             {"since": "2026-03-01T00:00:00"},  # no timezone
@@ -248,12 +248,12 @@ async def test_bad_measure_queries_are_refused(infra, tmp_path):
         assert (await svc.client.get("/measures")).status_code == 401
 
 
-async def test_a_decision_without_results_counts_as_a_decision_and_no_criterion(infra, tmp_path):
+async def test_a_decision_without_results_counts_as_a_decision_and_no_criterion(infra):
     # A misconduct ruling decides "not earned" without scoring any criterion: its results are
     # stored as JSON null, and the measures still answer.
     ruled = _review("M1", "mc-M", "decided", submitted=T - 3 * DAY, decided=T - DAY,
                     outcome="not_earned")  # fmt: skip
-    async with review_service(infra, tmp_path, overdue_sweep_enabled=False) as svc:
+    async with review_service(infra, overdue_sweep_enabled=False) as svc:
         async with svc.runtime.sessions() as session, session.begin():
             await execute_core(session, sa.insert(reviews), [ruled])
         r = await svc.client.get("/measures", headers=admin(svc))

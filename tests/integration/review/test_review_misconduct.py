@@ -64,13 +64,13 @@ async def _trail(svc, educator_id: str) -> list[tuple[str, str]]:
     return [tuple(r) for r in rows]
 
 
-async def test_confirmed_before_a_decision_is_not_earned_with_the_reason(infra, tmp_path):
+async def test_confirmed_before_a_decision_is_not_earned_with_the_reason(infra):
     mc_id = uid("mc")
     educator_id, district, school = uid("edu"), uid("lea"), uid("sch")
     identity = registered(educator_id, district, school_id=school).model_copy(
         update={"first_name": uid("Grace"), "last_name": uid("Hopper")}
     )
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         (roster_id,) = await send(infra, identity)
         await consumed(svc, roster_id)
         await roster_has(svc, educator_id)
@@ -171,10 +171,10 @@ async def test_confirmed_before_a_decision_is_not_earned_with_the_reason(infra, 
         assert 'review_decisions_total{outcome="not_earned"} 1.0' in metrics
 
 
-async def test_a_dismissed_flag_lets_the_review_continue(infra, tmp_path):
+async def test_a_dismissed_flag_lets_the_review_continue(infra):
     mc_id = uid("mc")
     clock = SettableClock()
-    async with review_service(infra, tmp_path, clock=clock) as svc:
+    async with review_service(infra, clock=clock) as svc:
         await put_assessor(svc, "rater", qualifications=qualified_for(mc_id))
         await put_assessor(svc, "lead", weekly_capacity=0)
         event, assignment_id = await _under_review(svc, infra, mc_id)
@@ -217,9 +217,9 @@ async def test_a_dismissed_flag_lets_the_review_continue(infra, tmp_path):
         ]
 
 
-async def test_confirmed_after_an_award_requests_one_revocation(infra, tmp_path):
+async def test_confirmed_after_an_award_requests_one_revocation(infra):
     mc_id = uid("mc")
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         await put_assessor(svc, "rater", qualifications=qualified_for(mc_id))
         await put_assessor(svc, "lead", weekly_capacity=0)
         event, assignment_id = await _under_review(svc, infra, mc_id)

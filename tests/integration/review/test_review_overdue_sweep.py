@@ -58,12 +58,10 @@ async def _sweep(svc) -> dict:
     return r.json()
 
 
-async def test_an_overdue_assignment_is_reassigned_to_someone_else_and_escalated_once(
-    infra, tmp_path
-):
+async def test_an_overdue_assignment_is_reassigned_to_someone_else_and_escalated_once(infra):
     mc_id = uid("mc")
     clock = SettableClock()
-    async with review_service(infra, tmp_path, clock=clock) as svc:
+    async with review_service(infra, clock=clock) as svc:
         await put_assessor(svc, "a-slow", qualifications=qualified_for(mc_id))
         event = await _assigned_submission(svc, infra, mc_id)
         await put_assessor(svc, "b-spare", qualifications=qualified_for(mc_id))
@@ -133,12 +131,10 @@ async def test_an_overdue_assignment_is_reassigned_to_someone_else_and_escalated
         assert 'review_escalations_total{outcome="reassigned"} 1.0' in metrics
 
 
-async def test_with_nobody_else_eligible_it_needs_a_state_admin_then_is_reassigned_later(
-    infra, tmp_path
-):
+async def test_with_nobody_else_eligible_it_needs_a_state_admin_then_is_reassigned_later(infra):
     mc_id = uid("mc")
     clock = SettableClock()
-    async with review_service(infra, tmp_path, clock=clock) as svc:
+    async with review_service(infra, clock=clock) as svc:
         await put_assessor(svc, "a-only", qualifications=qualified_for(mc_id))
         event = await _assigned_submission(svc, infra, mc_id)
         # Not eligible, each for a reason: conflict, capacity, calibration, qualification.
@@ -194,10 +190,10 @@ async def test_with_nobody_else_eligible_it_needs_a_state_admin_then_is_reassign
         assert [e["assessor_id"] for e in assigned] == ["a-only", "c-full"]
 
 
-async def test_double_rating_never_reassigns_to_the_other_rater(infra, tmp_path):
+async def test_double_rating_never_reassigns_to_the_other_rater(infra):
     mc_id = uid("mc")
     clock = SettableClock()
-    async with review_service(infra, tmp_path, clock=clock, raters_per_submission=2) as svc:
+    async with review_service(infra, clock=clock, raters_per_submission=2) as svc:
         for name in ("r1", "r2"):
             await put_assessor(svc, name, qualifications=qualified_for(mc_id))
         event = await _assigned_submission(svc, infra, mc_id)
@@ -221,10 +217,10 @@ async def test_double_rating_never_reassigns_to_the_other_rater(infra, tmp_path)
         ]
 
 
-async def test_concurrent_and_crashed_sweeps_escalate_exactly_once(infra, tmp_path):
+async def test_concurrent_and_crashed_sweeps_escalate_exactly_once(infra):
     mc_id = uid("mc")
     clock = SettableClock()
-    async with review_service(infra, tmp_path, clock=clock) as svc:
+    async with review_service(infra, clock=clock) as svc:
         for name in ("a", "b", "c", "d"):
             await put_assessor(svc, name, qualifications=qualified_for(mc_id))
         events = [await _assigned_submission(svc, infra, mc_id) for _ in range(3)]
@@ -261,11 +257,11 @@ async def test_concurrent_and_crashed_sweeps_escalate_exactly_once(infra, tmp_pa
             assert len(set(holders)) == len(holders) == 2
 
 
-async def test_the_scheduler_sweeps_by_itself_unless_switched_off(infra, tmp_path):
+async def test_the_scheduler_sweeps_by_itself_unless_switched_off(infra):
     mc_id = uid("mc")
     clock = SettableClock()
     async with review_service(
-        infra, tmp_path, clock=clock, sweep_interval_seconds=0.1, overdue_sweep_enabled=False
+        infra, clock=clock, sweep_interval_seconds=0.1, overdue_sweep_enabled=False
     ) as svc:
         await put_assessor(svc, "a", qualifications=qualified_for(mc_id))
         await put_assessor(svc, "b", qualifications=qualified_for(mc_id))
@@ -279,7 +275,7 @@ async def test_the_scheduler_sweeps_by_itself_unless_switched_off(infra, tmp_pat
         )
 
     clock = SettableClock()
-    async with review_service(infra, tmp_path, clock=clock, sweep_interval_seconds=0.1) as svc:
+    async with review_service(infra, clock=clock, sweep_interval_seconds=0.1) as svc:
         await put_assessor(svc, "a", qualifications=qualified_for(mc_id))
         await put_assessor(svc, "b", qualifications=qualified_for(mc_id))
         event = await _assigned_submission(svc, infra, mc_id)
@@ -295,9 +291,9 @@ async def test_the_scheduler_sweeps_by_itself_unless_switched_off(infra, tmp_pat
         )
 
 
-async def test_the_command_line_sweeps_once_and_reports(infra, tmp_path):
+async def test_the_command_line_sweeps_once_and_reports(infra):
     mc_id = uid("mc")
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         await put_assessor(svc, "a", qualifications=qualified_for(mc_id))
         await put_assessor(svc, "b", qualifications=qualified_for(mc_id))
         event = await _assigned_submission(svc, infra, mc_id)
@@ -318,16 +314,16 @@ async def test_the_command_line_sweeps_once_and_reports(infra, tmp_path):
         assert escalation["reassigned_to"] == "b"
 
 
-async def test_only_a_state_admin_runs_the_sweep(infra, tmp_path):
-    async with review_service(infra, tmp_path) as svc:
+async def test_only_a_state_admin_runs_the_sweep(infra):
+    async with review_service(infra) as svc:
         r = await svc.client.post("/reviews/sweep-overdue", headers=assessor(svc, "a"))
         assert r.status_code == 403
 
 
-async def test_a_submission_being_scored_right_now_is_left_to_the_next_sweep(infra, tmp_path):
+async def test_a_submission_being_scored_right_now_is_left_to_the_next_sweep(infra):
     mc_id = uid("mc")
     clock = SettableClock()
-    async with review_service(infra, tmp_path, clock=clock) as svc:
+    async with review_service(infra, clock=clock) as svc:
         await put_assessor(svc, "a", qualifications=qualified_for(mc_id))
         await put_assessor(svc, "b", qualifications=qualified_for(mc_id))
         event = await _assigned_submission(svc, infra, mc_id)

@@ -47,7 +47,7 @@ async def decision_of(svc, enrollment_id: str) -> dict:
     return decision
 
 
-async def test_assessor_view_is_blind_and_scores_decide_a_pass(infra, tmp_path):
+async def test_assessor_view_is_blind_and_scores_decide_a_pass(infra):
     mc_id, competency = uid("mc"), uid("competency")
     educator_id, district, school = uid("edu"), uid("lea"), uid("sch")
     identity = registered(educator_id, district, school_id=school).model_copy(
@@ -57,7 +57,7 @@ async def test_assessor_view_is_blind_and_scores_decide_a_pass(infra, tmp_path):
             "email": f"{uid('grace')}@district.example",
         }
     )
-    async with review_service(infra, tmp_path) as svc:
+    async with review_service(infra) as svc:
         (catalog_id, roster_id) = await send(infra, published(mc_id, competency), identity)
         await consumed(svc, catalog_id, roster_id)
         await roster_has(svc, educator_id)
@@ -137,9 +137,9 @@ async def test_assessor_view_is_blind_and_scores_decide_a_pass(infra, tmp_path):
         ]
 
 
-async def test_disagreeing_raters_send_the_submission_to_an_approver_who_decides(infra, tmp_path):
+async def test_disagreeing_raters_send_the_submission_to_an_approver_who_decides(infra):
     mc_id = uid("mc")
-    async with review_service(infra, tmp_path, raters_per_submission=2) as svc:
+    async with review_service(infra, raters_per_submission=2) as svc:
         (catalog_id,) = await send(infra, published(mc_id, uid("competency")))
         await consumed(svc, catalog_id)
         for name in ("r1", "r2"):
