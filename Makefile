@@ -34,8 +34,8 @@ $(UV):
 	@$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml) $(wildcard services/*/pyproject.toml)
-	@echo "Installing the workspace into $(VENV) (uv sync, frozen lock)"
-	@$(UV) sync --all-packages --frozen --python "$(PYTHON)" --quiet
+	@echo "Installing the workspace into $(VENV) (uv sync, frozen lock, bytecode compiled once)"
+	@$(UV) sync --all-packages --frozen --compile-bytecode --python "$(PYTHON)" --quiet
 	@touch $@
 
 install: $(STAMP) ## Create .venv with every package of the workspace (idempotent)
