@@ -18,8 +18,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mc_platform.clock import Clock
 from mc_platform.service import ServiceRuntime, ServiceSettings
@@ -43,13 +41,6 @@ async def get_clock(runtime: Runtime) -> Clock:
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]
-
-
-async def get_sessions(runtime: Runtime) -> async_sessionmaker[AsyncSession]:
-    return runtime.sessions
-
-
-Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 
 
 def unit_of_work(cls: type[U]) -> Callable[[Request], Awaitable[U]]:

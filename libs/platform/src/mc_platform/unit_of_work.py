@@ -137,11 +137,6 @@ class UnitOfWork:
             )
         )
 
-    @property
-    def pending_events(self) -> list[Event]:
-        """The events emitted and not yet written (in order)."""
-        return [emitted.event for emitted in self._events]
-
     async def flush(self) -> None:
         """Write the collected events and audit records into the transaction (not commit).
 
